@@ -1,0 +1,50 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Dependencies are kept to two small, pure-Swift/C packages: every one is rebuilt
+// from scratch by CI on 2 cores. The probe links neither (see its target).
+let package = Package(
+    name: "ensemble-operator",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ensemble-operator", targets: ["EnsembleOperator"]),
+        .executable(name: "ensemble-probe", targets: ["Probes"]),
+        .executable(name: "zkctl", targets: ["zkctl"]),
+        .library(name: "EnsembleCore", targets: ["EnsembleCore"]),
+        .library(name: "ZKConfig", targets: ["ZKConfig"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // zoo.cfg / myid generation: pure, no dependencies.
+        .target(name: "ZKConfig"),
+        // The pure core: API types, schema/CRD, validation, rendering. No I/O.
+        .target(
+            name: "EnsembleCore",
+            dependencies: ["ZKConfig", .product(name: "Yams", package: "Yams")]
+        ),
+        // Blocking TCP with hard deadlines on POSIX sockets; shared by the probe and clients.
+        .target(name: "NetCore"),
+        // The probe runs inside member pods: Glibc + NetCore only, no Foundation, no NIO.
+        .executableTarget(
+            name: "Probes",
+            dependencies: ["NetCore"],
+            swiftSettings: [.unsafeFlags(["-Osize"], .when(configuration: .release))]
+        ),
+        .executableTarget(
+            name: "EnsembleOperator",
+            dependencies: ["EnsembleCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "zkctl",
+            dependencies: ["EnsembleCore", "ZKConfig", "NetCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "ZKConfigTests", dependencies: ["ZKConfig"]),
+        .testTarget(name: "EnsembleCoreTests", dependencies: ["EnsembleCore"], resources: [.copy("Golden")]),
+        .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["EnsembleCore", "ZKConfig", "NetCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

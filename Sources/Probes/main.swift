@@ -1,0 +1,1 @@
+print("ensemble-probe: not built yet")
