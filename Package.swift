@@ -27,10 +27,12 @@ let package = Package(
         ),
         // Blocking TCP with hard deadlines on POSIX sockets; shared by the probe and clients.
         .target(name: "NetCore"),
+        // Four-letter-word client and reply parsers: shared by the probe, zkctl and local mode.
+        .target(name: "ZKAdmin", dependencies: ["NetCore"]),
         // The probe runs inside member pods: Glibc + NetCore only, no Foundation, no NIO.
         .executableTarget(
             name: "Probes",
-            dependencies: ["NetCore"],
+            dependencies: ["NetCore", "ZKAdmin"],
             swiftSettings: [.unsafeFlags(["-Osize"], .when(configuration: .release))]
         ),
         .executableTarget(
@@ -39,7 +41,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "zkctl",
-            dependencies: ["EnsembleCore", "ZKConfig", "NetCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["EnsembleCore", "ZKConfig", "NetCore", "ZKAdmin", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "ZKConfigTests", dependencies: ["ZKConfig"]),
         .testTarget(name: "EnsembleCoreTests", dependencies: ["EnsembleCore"], resources: [.copy("Golden")]),
