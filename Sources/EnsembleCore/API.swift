@@ -166,6 +166,10 @@ public struct CassandraSpec: Equatable, Sendable {
 /// `EnsembleAPI.spec`, then defaulting, then typed fields.
 public enum EnsembleDecoder {
     public static func decode(_ document: SourceDocument) -> (ensemble: Ensemble?, problems: [Problem]) {
+        decode(document, semanticOnPartial: true)
+    }
+
+    static func decode(_ document: SourceDocument, semanticOnPartial: Bool) -> (ensemble: Ensemble?, problems: [Problem]) {
         var problems: [Problem] = []
         let root = document.value
         guard case .object = root else {
@@ -201,11 +205,12 @@ public enum EnsembleDecoder {
         if problems.contains(where: { $0.severity == .error }) {
             // Keep going on what is well-formed so the semantic rules report their problems
             // too: the user sees everything wrong in one pass.
-            if metadataFine, let sane = EnsembleAPI.spec.sanitized(specValue), sane["engine"] != nil {
+            if semanticOnPartial, metadataFine, let sane = EnsembleAPI.spec.sanitized(specValue), sane["engine"] != nil {
                 var partial = root
                 partial["spec"] = sane
                 partial["status"] = nil
-                if let ensemble = decode(SourceDocument(value: partial, positions: document.positions, index: document.index, source: document.source)).ensemble {
+                let partialDocument = SourceDocument(value: partial, positions: document.positions, index: document.index, source: document.source)
+                if let ensemble = decode(partialDocument, semanticOnPartial: false).ensemble {
                     problems += Validator.validate(ensemble).problems
                 }
             }

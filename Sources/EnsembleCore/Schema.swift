@@ -207,6 +207,7 @@ extension Schema {
     public func sanitized(_ value: Value) -> Value? {
         if value == .null { return nil }
         if !structuralProblems(of: value, path: "").isEmpty, case .object(let properties) = kind, case .object(let object) = value {
+            if required.contains(where: { object[$0] == nil || object[$0] == .null }) { return nil }
             var result = Object()
             for property in properties {
                 if let child = object[property.name], let clean = property.schema.sanitized(child) { result[property.name] = clean }
