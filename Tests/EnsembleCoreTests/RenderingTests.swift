@@ -1,0 +1,202 @@
+import EnsembleCore
+import Testing
+
+@Suite struct RenderingTests {
+    func render(_ spec: String, name: String = "zk", uid: String? = nil) throws -> [Value] {
+        var ensemble = try decodeOne(resource(name: name, spec))
+        ensemble.metadata.uid = uid
+        return Rendering.render(ensemble)
+    }
+
+    func sts(_ objects: [Value]) throws -> Value { try #require(object(objects, kind: "StatefulSet")) }
+
+    @Test func ownerReferencesOnEverythingWhenTheEnsembleHasAUID() throws {
+        let objects = try render("engine: ZooKeeper", uid: "1234-abcd")
+        for object in objects {
+            let reference = object.at("metadata.ownerReferences[0]")
+            #expect(reference?["uid"] == "1234-abcd", "\(object["kind"]!)")
+            #expect(reference?["kind"] == "Ensemble")
+            #expect(reference?["controller"] == true)
+            #expect(reference?["blockOwnerDeletion"] == true)
+        }
+        // Offline rendering has no UID to point at, and says nothing rather than a fake one.
+        #expect(try render("engine: ZooKeeper").allSatisfy { $0.at("metadata.ownerReferences") == nil })
+    }
+
+    @Test func configChangesChangeThePodTemplateHash() throws {
+        let hash = { (spec: String) throws -> Value? in try self.sts(try self.render(spec)).at("spec.template.metadata.annotations")?[Rendering.configHashAnnotation] }
+        let base = try #require(try hash("engine: ZooKeeper"))
+        #expect(try hash("engine: ZooKeeper") == base, "the hash is deterministic")
+        #expect(try hash("engine: ZooKeeper\nzookeeper:\n  tickTime: 3000") != base)
+        #expect(try hash("engine: ZooKeeper\nzookeeper:\n  config:\n    snapCount: \"10\"") != base)
+        #expect(try hash("engine: ZooKeeper\nreplicas: 5") != base, "the member list is configuration")
+        #expect(try hash("engine: ZooKeeper\nzookeeper:\n  logLevel: DEBUG") != base)
+        // Pod-only changes do not touch the configuration hash.
+        #expect(try hash("engine: ZooKeeper\nimage: zookeeper:3.9.3") == base)
+    }
+
+    @Test func selectorsNeverChangeAcrossUpdates() throws {
+        let specs = ["engine: ZooKeeper", "engine: ZooKeeper\nreplicas: 5", "engine: ZooKeeper\nimage: zookeeper:3.8.4",
+                     "engine: ZooKeeper\npod:\n  labels:\n    team: a", "engine: ZooKeeper\nzookeeper:\n  tickTime: 3000"]
+        let selectors = try specs.map { try sts(try render($0)).at("spec.selector") }
+        #expect(Set(selectors.map { Emit.json($0!) }).count == 1)
+        let objects = try render("engine: ZooKeeper\npod:\n  labels:\n    team: a")
+        let selector = try #require(try sts(objects).at("spec.selector.matchLabels")?.objectValue)
+        let podLabels = try #require(try sts(objects).at("spec.template.metadata.labels")?.objectValue)
+        #expect(selector.allSatisfy { podLabels[$0.key] == $0.value })
+        for kind in ["PodDisruptionBudget"] {
+            #expect(object(objects, kind: kind)?.at("spec.selector.matchLabels") == .object(selector))
+        }
+        for service in objects.filter({ $0["kind"] == "Service" }) {
+            #expect(service.at("spec.selector") == .object(selector))
+        }
+    }
+
+    @Test func membersRunAsNonRootWithoutPrivileges() throws {
+        for spec in ["engine: ZooKeeper", "engine: Cassandra"] {
+            let pod = try #require(try sts(try render(spec)).at("spec.template.spec"))
+            #expect(pod.at("securityContext.runAsNonRoot") == true)
+            #expect(pod["automountServiceAccountToken"] == false)
+            for container in (pod["containers"]?.arrayValue ?? []) + (pod["initContainers"]?.arrayValue ?? []) {
+                #expect(container.at("securityContext.allowPrivilegeEscalation") == false)
+                #expect(container.at("securityContext.capabilities.drop") == ["ALL"])
+                #expect(container.at("securityContext.privileged") == nil)
+            }
+        }
+        let zk = try sts(try render("engine: ZooKeeper"))
+        #expect(zk.at("spec.template.spec.securityContext.runAsUser") == 1000)
+        #expect(zk.at("spec.template.spec.securityContext.fsGroup") == 1000)
+        #expect(zk.at("spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem") == true)
+    }
+
+    @Test func zooKeeperServicesAndStatefulSetShape() throws {
+        let objects = try render("engine: ZooKeeper\nservice:\n  type: LoadBalancer\n  annotations:\n    a.example.com/x: \"1\"")
+        let headless = try #require(objects.first { $0.at("metadata.name") == "zk-hs" })
+        #expect(headless.at("spec.clusterIP") == "None")
+        #expect(headless.at("spec.publishNotReadyAddresses") == true)
+        #expect(headless.at("spec.ports")?.arrayValue?.compactMap { $0["port"]?.intValue } == [2888, 3888])
+        let client = try #require(objects.first { $0.at("metadata.name") == "zk-client" })
+        #expect(client.at("spec.type") == "LoadBalancer")
+        #expect(client.at("spec.ports[0].port") == 2181)
+        #expect(client.at("metadata.annotations")?["a.example.com/x"] == "1")
+        let set = try sts(objects)
+        #expect(set.at("spec.podManagementPolicy") == "OrderedReady")
+        #expect(set.at("spec.updateStrategy.type") == "OnDelete")
+        #expect(set.at("spec.serviceName") == "zk-hs")
+        let config = try #require(object(objects, kind: "ConfigMap")?.at("data"))
+        #expect(config["zoo.cfg"]?.stringValue?.contains("server.3=zk-2.zk-hs.default.svc.cluster.local:2888:3888:participant;2181") == true)
+        #expect(config["logback.xml"]?.stringValue?.contains("ConsoleAppender") == true)
+    }
+
+    @Test(arguments: ["Required", "Preferred"])
+    func antiAffinitySelectsTheMembers(mode: String) throws {
+        let pod = try #require(try sts(try render("engine: ZooKeeper\nscheduling:\n  antiAffinity: \(mode)")).at("spec.template"))
+        let term = mode == "Required"
+            ? pod.at("spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0]")
+            : pod.at("spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm")
+        let selector = try #require(term?.at("labelSelector.matchLabels")?.objectValue)
+        let labels = try #require(pod.at("metadata.labels")?.objectValue)
+        #expect(!selector.isEmpty && selector.allSatisfy { labels[$0.key] == $0.value })
+        #expect(term?["topologyKey"] == "kubernetes.io/hostname")
+    }
+
+    @Test func cassandraRingShape() throws {
+        let objects = try render("engine: Cassandra\ncassandra:\n  numTokens: 32\n  datacenter: east\n  rack: r2", name: "ring")
+        let set = try sts(objects)
+        let container = try #require(set.at("spec.template.spec.containers[0]"))
+        #expect(container["ports"]?.arrayValue?.compactMap { $0["containerPort"]?.intValue } == [7000, 7001, 7199, 9042])
+        #expect(container.at("lifecycle.preStop.exec.command") == ["nodetool", "drain"])
+        let env = Dictionary(uniqueKeysWithValues: (container["env"]?.arrayValue ?? []).compactMap { e in e["value"]?.stringValue.map { (e["name"]!.stringValue!, $0) } })
+        #expect(env["CASSANDRA_NUM_TOKENS"] == "32")
+        #expect(env["CASSANDRA_DC"] == "east")
+        #expect(env["CASSANDRA_RACK"] == "r2")
+        #expect(env["CASSANDRA_ENDPOINT_SNITCH"] == "GossipingPropertyFileSnitch")
+        #expect(env["MAX_HEAP_SIZE"] == "512M")
+        #expect(container.at("readinessProbe.exec.command[1]") == "cql-ready")
+        #expect(set.at("spec.template.spec.terminationGracePeriodSeconds") == 500)
+        let headless = try #require(objects.first { $0.at("metadata.name") == "ring-hs" })
+        #expect(headless.at("spec.publishNotReadyAddresses") == true)
+        #expect(objects.first { $0.at("metadata.name") == "ring-client" }?.at("spec.ports[0].port") == 9042)
+    }
+
+    @Test func reclaimPolicyDrivesTheClaimRetention() throws {
+        let set = try sts(try render("engine: ZooKeeper\nstorage:\n  reclaimPolicy: Delete\n  storageClassName: ssd"))
+        #expect(set.at("spec.persistentVolumeClaimRetentionPolicy.whenDeleted") == "Delete")
+        #expect(set.at("spec.persistentVolumeClaimRetentionPolicy.whenScaled") == "Delete")
+        #expect(set.at("spec.volumeClaimTemplates[0].spec.storageClassName") == "ssd")
+    }
+
+    @Test func podDisruptionBudgetCanBeDisabled() throws {
+        #expect(object(try render("engine: ZooKeeper\npodDisruptionBudget:\n  enabled: false"), kind: "PodDisruptionBudget") == nil)
+    }
+}
+
+@Suite struct CRDTests {
+    func properties(_ node: Value, _ path: String, into result: inout [(String, Value)]) {
+        for (name, child) in node["properties"]?.objectValue ?? Object() {
+            let childPath = path.isEmpty ? name : "\(path).\(name)"
+            result.append((childPath, child))
+            properties(child, childPath, into: &result)
+            if let items = child["items"] { properties(items, childPath + "[]", into: &result) }
+            if let values = child["additionalProperties"] { properties(values, childPath + "{}", into: &result) }
+        }
+    }
+
+    var schema: Value { CRD.definition()["spec"]!["versions"]!.arrayValue![0]["schema"]!["openAPIV3Schema"]! }
+
+    @Test func everyFieldHasADescriptionForKubectlExplain() {
+        var all: [(String, Value)] = []
+        properties(schema, "", into: &all)
+        #expect(all.count > 90)
+        for (path, node) in all where path != "metadata" {
+            let description = node["description"]?.stringValue ?? ""
+            #expect(description.count > 3, "\(path) has no description")
+        }
+    }
+
+    @Test func defaultsAreValidForTheirOwnSchema() {
+        // The API server rejects a CRD whose defaults do not validate.
+        for (path, schema) in EnsembleAPI.spec.leafPaths() {
+            if let value = schema.defaultValue {
+                #expect(schema.structuralProblems(of: value, path: path).isEmpty, "\(path) default \(value)")
+            }
+        }
+    }
+
+    @Test func namesStatusSubresourceAndPrinterColumns() {
+        let crd = CRD.definition()
+        #expect(crd.lookup("spec.names.shortNames") == ["ens"])
+        #expect(crd.lookup("spec.scope") == "Namespaced")
+        let version = crd["spec"]!["versions"]!.arrayValue![0]
+        #expect(version.lookup("subresources.status") == .object(Object()))
+        let columns = version["additionalPrinterColumns"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
+        #expect(columns == ["Engine", "Replicas", "Ready", "Leader", "Phase", "Age"])
+        #expect(schema.lookup("properties.spec.properties.replicas.default") == 3)
+    }
+}
+
+@Suite struct RobustnessTests {
+    /// Every prefix of a real resource is fed to the loader and validator: garbage in must give
+    /// errors out, never a crash or a hang.
+    @Test func truncatedInputNeverCrashes() throws {
+        let text = try readRepoFile("examples/every-field.yaml")
+        let bytes = Array(text.utf8)
+        var step = 0
+        for cut in stride(from: 0, to: bytes.count, by: 7) {
+            let prefix = String(decoding: bytes[..<cut], as: UTF8.self)
+            if let documents = try? ManifestLoader.loadDocuments(yaml: prefix, source: "cut") {
+                for document in documents { _ = Validator.validate(document: document) }
+            }
+            step += 1
+        }
+        #expect(step > 100)
+    }
+
+    @Test(arguments: ["[]", "42", "\"text\"", "null", "{spec: []}", "{apiVersion: ensemble.dev/v1alpha1, kind: Ensemble, metadata: [], spec: {engine: ZooKeeper}}",
+                      "apiVersion: ensemble.dev/v1alpha1\nkind: Ensemble\nmetadata: {name: zk}\nspec: {engine: ZooKeeper, replicas: 99999999999999999999}",
+                      "apiVersion: ensemble.dev/v1alpha1\nkind: Ensemble\nmetadata: {name: zk}\nspec: {engine: ZooKeeper, pod: {env: [1, {name: A}, {value: b}]}}"])
+    func oddDocumentsAreErrorsNotCrashes(_ yaml: String) throws {
+        let documents = (try? ManifestLoader.loadDocuments(yaml: yaml, source: "odd")) ?? []
+        for document in documents { #expect(!Validator.validate(document: document).isValid) }
+    }
+}
