@@ -47,6 +47,8 @@ let package = Package(
         .testTarget(name: "EnsembleCoreTests", dependencies: ["EnsembleCore"], resources: [.copy("Golden")]),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["EnsembleCore", "ZKConfig", "NetCore"]),
+        // Probe, ZKAdmin and zkctl health: parsers, misbehaving peers, the built binaries, real ZooKeeper.
+        .testTarget(name: "ProbeTests", dependencies: ["ZKAdmin", "NetCore", "ZKConfig"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -44,20 +44,32 @@ enum Invocation: Equatable {
     case install(InstallOptions)
 }
 
-/// Splits `--name=value` and `--name value`; flags without values are listed in `switches`.
+/// Splits `--name=value` and `--name value`. Names outside `valued` and `switches` are
+/// unknown; positional arguments come back with an empty name.
 private struct OptionScanner {
     var rest: ArraySlice<String>
+    var command: Command
 
-    mutating func next(switches: Set<String>) throws(UsageError) -> (name: String, value: String?)? {
+    mutating func next(valued: Set<String>, switches: Set<String> = []) throws(UsageError) -> (name: String, value: String?)? {
         guard let arg = rest.popFirst() else { return nil }
         if arg == "-h" || arg == "--help" { return (arg, nil) }
-        guard arg.hasPrefix("--") else { return ("", arg) }
+        guard arg.hasPrefix("-"), arg != "-" else { return ("", arg) }
+        var name = arg
+        var value: String?
         if let eq = arg.firstIndex(of: "=") {
-            return (String(arg[..<eq]), String(arg[arg.index(after: eq)...]))
+            name = String(arg[..<eq])
+            value = String(arg[arg.index(after: eq)...])
         }
-        if switches.contains(arg) { return (arg, nil) }
-        guard let value = rest.popFirst() else { throw UsageError("\(arg) needs a value") }
-        return (arg, value)
+        if switches.contains(name) {
+            if value != nil { throw UsageError("\(name) takes no value") }
+            return (name, nil)
+        }
+        guard valued.contains(name) else { throw UsageError("unknown option \(name) for \(command.rawValue)") }
+        if value == nil {
+            guard let next = rest.popFirst() else { throw UsageError("\(name) needs a value") }
+            value = next
+        }
+        return (name, value)
     }
 }
 
@@ -71,12 +83,12 @@ func parseArguments(_ argv: [String]) throws(UsageError) -> Invocation {
     guard let command = Command(rawValue: first) else {
         throw UsageError("unknown command '\(first)'")
     }
-    var scanner = OptionScanner(rest: args)
+    var scanner = OptionScanner(rest: args, command: command)
     if command == .install { return try parseInstall(&scanner) }
 
     var options = ProbeOptions(port: command.defaultPort)
     let switches: Set<String> = command == .zkReady ? ["--allow-standalone"] : []
-    while let (name, value) = try scanner.next(switches: switches) {
+    while let (name, value) = try scanner.next(valued: ["--host", "--port", "--timeout"], switches: switches) {
         switch name {
         case "-h", "--help": return .help(command)
         case "--host":
@@ -92,8 +104,7 @@ func parseArguments(_ argv: [String]) throws(UsageError) -> Invocation {
                 throw UsageError("--timeout must be a number of seconds above 0 and at most 3600")
             }
             options.timeout = seconds
-        case "--allow-standalone" where command == .zkReady:
-            if value != nil { throw UsageError("--allow-standalone takes no value") }
+        case "--allow-standalone":
             options.allowStandalone = true
         case "":
             throw UsageError("unexpected argument '\(value ?? "")'")
@@ -107,7 +118,7 @@ func parseArguments(_ argv: [String]) throws(UsageError) -> Invocation {
 private func parseInstall(_ scanner: inout OptionScanner) throws(UsageError) -> Invocation {
     var directory: String?
     var options = InstallOptions(directory: "")
-    while let (name, value) = try scanner.next(switches: []) {
+    while let (name, value) = try scanner.next(valued: ["--data-dir", "--config-source", "--config-dir", "--ordinal"]) {
         switch name {
         case "-h", "--help": return .help(.install)
         case "":

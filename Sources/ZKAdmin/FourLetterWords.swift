@@ -65,7 +65,7 @@ public struct ServerStatus: Sendable, Equatable {
     /// mandatory ones (Mode, Zxid) make it malformed.
     public static func parse(srvr text: String) throws(FourLetterWordError) -> ServerStatus {
         var fields: [Substring: Substring] = [:]
-        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+        for line in text.split(whereSeparator: \.isNewline) {
             guard let colon = line.firstIndex(of: ":") else { continue }
             let key = line[..<colon]
             var value = line[line.index(after: colon)...]

@@ -41,7 +41,7 @@ public struct MonitorStats: Sendable, Equatable {
     /// `zk_server_state` or a non-numeric value for a key we use is malformed.
     public static func parse(mntr text: String) throws(FourLetterWordError) -> MonitorStats {
         var fields: [Substring: Substring] = [:]
-        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+        for line in text.split(whereSeparator: \.isNewline) {
             guard let separator = line.firstIndex(where: { $0 == "\t" || $0 == " " }) else { continue }
             let key = line[..<separator]
             var value = line[separator...]
