@@ -49,7 +49,7 @@ let package = Package(
             dependencies: ["EnsembleCore", "ZKConfig", "NetCore", "ZKAdmin", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "ZKConfigTests", dependencies: ["ZKConfig"]),
-        .testTarget(name: "EnsembleCoreTests", dependencies: ["EnsembleCore"], resources: [.copy("Golden")]),
+        .testTarget(name: "EnsembleCoreTests", dependencies: ["EnsembleCore", "ZKConfig"], exclude: ["Golden"]),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),
         .testTarget(
             name: "IntegrationTests",
