@@ -15,7 +15,7 @@ func runProbe(_ command: Command, _ options: ProbeOptions, deadline: Deadline) -
     switch command {
     case .zkLive, .zkStartup:
         do {
-            let reply = try FourLetterWord.send("ruok", host: options.host, port: options.port, deadline: deadline)
+            let reply = try FourLetterWord.areYouOK(host: options.host, port: options.port, deadline: deadline)
             if reply == "imok" { return .pass("imok from \(target)") }
             if reply.isEmpty { return .fail("ruok on \(target): connection closed without an answer") }
             return .fail("ruok on \(target) answered \(quoted(reply)), expected imok")
