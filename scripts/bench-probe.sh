@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Probe cost on a real ZooKeeper: `ensemble-probe zk-live` (release, static Swift runtime)
+# Probe cost on a real ZooKeeper: `ensemble-probe zk-live` (release, fully static binary)
 # versus the tutorial's shell probe `sh -c 'echo ruok | nc HOST 2181'`, side by side in one
 # run, N invocations each (interleaved, so both see the same machine load).
 # Prints median and p95 of wall time and CPU time (user+sys of the probe process and its
@@ -38,8 +38,8 @@ command -v nc >/dev/null || { echo "nc (netcat-openbsd) is required" >&2; exit 1
 command -v python3 >/dev/null || { echo "python3 is required for the rusage helper" >&2; exit 1; }
 
 if [[ "${NO_BUILD:-0}" != 1 ]]; then
-    echo "building ensemble-probe (release, --static-swift-stdlib -Xswiftc -static-executable) ..." >&2
-    (cd "$ROOT" && swift build -c release --product ensemble-probe --static-swift-stdlib -Xswiftc -static-executable --scratch-path "$SCRATCH" >&2)
+    echo "building ensemble-probe (release, --static-swift-stdlib -Xswiftc -static-executable -Xlinker -s) ..." >&2
+    (cd "$ROOT" && swift build -c release --product ensemble-probe --static-swift-stdlib -Xswiftc -static-executable -Xlinker -s --scratch-path "$SCRATCH" >&2)
 fi
 BUILT="$SCRATCH/release/ensemble-probe"
 [[ -x "$BUILT" ]] || { echo "no binary at $BUILT" >&2; exit 1; }
@@ -133,7 +133,7 @@ for label, argv in (("/bin/true (exec floor)", ["/bin/true"]), ("ensemble-probe 
     walls, cpus = [r[2] for r in runs], [r[3] for r in runs]
     print(f"{label:34} wall median {pct(walls, .5):.2f} ms, p95 {pct(walls, .95):.2f} ms; "
           f"cpu median {pct(cpus, .5):.2f} ms")
-print(f"binary size: {os.path.getsize(built)/1e6:.2f} MB as built (with debug info), "
-      f"{os.path.getsize(probe)/1e6:.2f} MB stripped (target < 12 MB)")
+print(f"binary size: {os.path.getsize(built)/1e6:.2f} MB as built, "
+      f"{os.path.getsize(probe)/1e6:.2f} MB after strip (target < 12 MB)")
 sys.exit(1 if any(failures.values()) else 0)
 PY
