@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "zkctl", targets: ["zkctl"]),
         .library(name: "EnsembleCore", targets: ["EnsembleCore"]),
         .library(name: "ZKConfig", targets: ["ZKConfig"]),
+        .library(name: "LocalEnsemble", targets: ["LocalEnsemble"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -29,6 +30,10 @@ let package = Package(
         .target(name: "NetCore"),
         // Four-letter-word client and reply parsers: shared by the probe, zkctl and local mode.
         .target(name: "ZKAdmin", dependencies: ["NetCore"]),
+        // Real ZooKeeper processes on this machine: local mode and the integration tests.
+        .target(name: "LocalEnsemble", dependencies: ["ZKConfig", "NetCore", "ZKAdmin"]),
+        // Test-only helpers (ensembles on private loopback blocks); only test targets depend on it.
+        .target(name: "ZooKeeperTestSupport", dependencies: ["LocalEnsemble", "ZKConfig", "NetCore", "ZKAdmin"]),
         // The probe runs inside member pods: Glibc + NetCore only, no Foundation, no NIO.
         .executableTarget(
             name: "Probes",
@@ -46,7 +51,12 @@ let package = Package(
         .testTarget(name: "ZKConfigTests", dependencies: ["ZKConfig"]),
         .testTarget(name: "EnsembleCoreTests", dependencies: ["EnsembleCore", "ZKConfig"], exclude: ["Golden"]),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["EnsembleCore", "ZKConfig", "NetCore"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["EnsembleCore", "ZKConfig", "NetCore", "ZKAdmin", "LocalEnsemble", "ZooKeeperTestSupport"]
+        ),
+        // Probe, ZKAdmin and zkctl health: parsers, misbehaving peers, the built binaries, real ZooKeeper.
+        .testTarget(name: "ProbeTests", dependencies: ["ZKAdmin", "NetCore", "ZKConfig", "ZooKeeperTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

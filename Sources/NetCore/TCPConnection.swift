@@ -37,6 +37,9 @@ public final class TCPConnection: @unchecked Sendable {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        // A literal address must never reach NSS: the probe is a fully static binary, and
+        // statically linked glibc can only load NSS modules of its own version.
+        hints.ai_flags = AI_NUMERICSERV | (isNumericAddress(host) ? AI_NUMERICHOST : 0)
         var list: UnsafeMutablePointer<addrinfo>?
         let rc = getaddrinfo(host, String(port), &hints, &list)
         guard rc == 0, let first = list else {
@@ -166,3 +169,10 @@ public final class TCPConnection: @unchecked Sendable {
 }
 
 func errnoText() -> String { String(cString: strerror(errno)) }
+
+/// True for an IPv4 or IPv6 literal such as "127.0.0.1" or "::1".
+public func isNumericAddress(_ host: String) -> Bool {
+    var v4 = in_addr()
+    var v6 = in6_addr()
+    return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+}
