@@ -33,7 +33,7 @@ public enum Rendering {
 
     /// Every object the operator creates for the Ensemble, in apply order.
     public static func render(_ ensemble: Ensemble, options: RenderOptions = RenderOptions()) -> [Value] {
-        var context = RenderContext(ensemble: ensemble, options: options)
+        let context = RenderContext(ensemble: ensemble, options: options)
         var objects: [Value] = []
         if ensemble.spec.engine == .zooKeeper { objects.append(context.zooKeeperConfigMap()) }
         objects.append(context.headlessService())
@@ -346,7 +346,7 @@ struct RenderContext {
 
     func zooKeeperContainer() -> Value {
         let heap = spec.zookeeper.heapSize
-        let readiness = spec.replicas == 1 ? ["zk-ready", "--single-member"] : ["zk-ready"]
+        let readiness = spec.replicas == 1 ? ["zk-ready", "--allow-standalone"] : ["zk-ready"]
         return [
             "name": "zookeeper",
             "image": .string(spec.effectiveImage),

@@ -64,7 +64,7 @@ import ZKConfig
     @Test func singleMemberReadinessAcceptsStandalone() throws {
         let one = try #require(object(Rendering.render(try decodeOne(resource("engine: ZooKeeper\nreplicas: 1"))), kind: "StatefulSet"))
         let three = try #require(object(Rendering.render(try decodeOne(resource())), kind: "StatefulSet"))
-        #expect(one.at("spec.template.spec.containers[0].readinessProbe.exec.command")?.arrayValue?.contains("--single-member") == true)
-        #expect(three.at("spec.template.spec.containers[0].readinessProbe.exec.command")?.arrayValue?.contains("--single-member") == false)
+        #expect(one.at("spec.template.spec.containers[0].readinessProbe.exec.command")?.arrayValue?.contains("--allow-standalone") == true)
+        #expect(three.at("spec.template.spec.containers[0].readinessProbe.exec.command")?.arrayValue?.contains("--allow-standalone") == false)
     }
 }
