@@ -29,6 +29,8 @@ let package = Package(
         .target(name: "NetCore"),
         // Four-letter-word client and reply parsers: shared by the probe, zkctl and local mode.
         .target(name: "ZKAdmin", dependencies: ["NetCore"]),
+        // Native ZooKeeper client (jute wire protocol); shared by zkctl and the operator.
+        .target(name: "ZooKeeperClient", dependencies: ["NetCore"]),
         // The probe runs inside member pods: Glibc + NetCore only, no Foundation, no NIO.
         .executableTarget(
             name: "Probes",
@@ -41,11 +43,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "zkctl",
-            dependencies: ["EnsembleCore", "ZKConfig", "NetCore", "ZKAdmin", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["EnsembleCore", "ZKConfig", "NetCore", "ZKAdmin", "ZooKeeperClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "ZKConfigTests", dependencies: ["ZKConfig"]),
         .testTarget(name: "EnsembleCoreTests", dependencies: ["EnsembleCore"], resources: [.copy("Golden")]),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),
+        .testTarget(name: "ZooKeeperClientTests", dependencies: ["ZooKeeperClient", "NetCore", "ZKConfig", "ZKAdmin"]),
         .testTarget(name: "IntegrationTests", dependencies: ["EnsembleCore", "ZKConfig", "NetCore"]),
     ],
     swiftLanguageModes: [.v6]
