@@ -385,6 +385,9 @@ final class SessionCore: @unchecked Sendable {
             }
             var wake = Deadline(nanoseconds: min(sent.nanoseconds &+ pingInterval, heard.nanoseconds &+ silenceLimit))
             if let earliest, earliest < wake { wake = earliest }
+            // A request registered while this thread sleeps may have an earlier deadline;
+            // waking a few times a second bounds how late its timeout fires.
+            wake = min(wake, Deadline(nanoseconds: now.nanoseconds &+ 250_000_000))
             let bytes: [UInt8]
             do {
                 bytes = try link.connection.readSome(deadline: wake)
