@@ -1,0 +1,438 @@
+import ZKConfig
+
+/// Where things live inside a ZooKeeper member pod.
+public enum ZooKeeperLayout {
+    public static let volumeMount = "/var/lib/zookeeper"
+    public static let dataDir = "/var/lib/zookeeper/data"
+    public static let dataLogDir = "/var/lib/zookeeper/log"
+    /// Writable copy of the configuration: ZooKeeper rewrites zoo.cfg when it starts.
+    public static let configDir = "/conf"
+    /// The ConfigMap, read-only; the init step copies it into `configDir`.
+    public static let configSource = "/config-source"
+}
+
+/// Where the probe binary lives in member pods and how it gets there.
+public enum ProbeInstall {
+    /// Shared emptyDir the init container copies the binary into.
+    public static let directory = "/probe"
+    public static var binary: String { "\(directory)/ensemble-probe" }
+    /// Path of the binary inside the operator image.
+    public static let sourceBinary = "/usr/local/bin/ensemble-probe"
+}
+
+public struct RenderOptions: Sendable {
+    /// Image that carries the ensemble-probe binary (the operator's image).
+    public var probeImage: String
+    public init(probeImage: String = Defaults.probeImage) { self.probeImage = probeImage }
+}
+
+/// Manifests for one Ensemble, as pure functions of it.
+public enum Rendering {
+    public static let configHashAnnotation = "ensemble.dev/config-hash"
+    public static let fieldManager = "ensemble-operator"
+
+    /// Every object the operator creates for the Ensemble, in apply order.
+    public static func render(_ ensemble: Ensemble, options: RenderOptions = RenderOptions()) -> [Value] {
+        var context = RenderContext(ensemble: ensemble, options: options)
+        var objects: [Value] = []
+        if ensemble.spec.engine == .zooKeeper { objects.append(context.zooKeeperConfigMap()) }
+        objects.append(context.headlessService())
+        objects.append(context.clientService())
+        if ensemble.spec.podDisruptionBudget.enabled { objects.append(context.podDisruptionBudget()) }
+        objects.append(context.statefulSet())
+        return objects.map { $0.pruned() }
+    }
+
+    /// The PodDisruptionBudget's maxUnavailable: the spec's, else 1 when quorum math allows it.
+    public static func maxUnavailable(_ spec: EnsembleSpec) -> Int {
+        spec.podDisruptionBudget.maxUnavailable ?? min(1, (spec.replicas - 1) / 2)
+    }
+
+    /// zoo.cfg for members running in Kubernetes: addresses are the pods' stable DNS names.
+    public static func zooCfg(_ ensemble: Ensemble) -> String {
+        let names = EnsembleNames(ensemble)
+        let members = (0..<ensemble.spec.replicas).map { ZooKeeperMember(id: $0 + 1, host: names.memberHost($0)) }
+        return ZooCfg.render(settings: ensemble.zooKeeperSettings(), members: members)
+    }
+
+    /// The probe's own timeout: below kubelet's so the probe, not kubelet, says why it failed.
+    static func probeTimeout(_ timeoutSeconds: Int) -> String {
+        timeoutSeconds <= 1 ? "0.8" : String(timeoutSeconds - 1)
+    }
+}
+
+/// FNV-1a, 64 bit: a stable content hash (Swift's Hasher is seeded per process).
+public func fnv1a64(_ text: String) -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in text.utf8 {
+        hash ^= UInt64(byte)
+        hash = hash &* 0x0000_0100_0000_01b3
+    }
+    let hex = String(hash, radix: 16)
+    return String(repeating: "0", count: 16 - hex.count) + hex
+}
+
+struct RenderContext {
+    let ensemble: Ensemble
+    let options: RenderOptions
+    let names: EnsembleNames
+    var spec: EnsembleSpec { ensemble.spec }
+    var isZooKeeper: Bool { spec.engine == .zooKeeper }
+
+    init(ensemble: Ensemble, options: RenderOptions) {
+        self.ensemble = ensemble
+        self.options = options
+        self.names = EnsembleNames(ensemble)
+    }
+
+    func metadata(_ name: String, annotations: [String: String] = [:]) -> Value {
+        var meta: Value = [
+            "name": .string(name),
+            "namespace": .string(ensemble.metadata.namespace),
+            "labels": .sortedMap(names.labels),
+        ]
+        if !annotations.isEmpty { meta["annotations"] = .sortedMap(annotations) }
+        if let uid = ensemble.metadata.uid {
+            meta["ownerReferences"] = [[
+                "apiVersion": .string(EnsembleAPI.apiVersion), "kind": .string(EnsembleAPI.kind),
+                "name": .string(ensemble.metadata.name), "uid": .string(uid),
+                "controller": true, "blockOwnerDeletion": true,
+            ]]
+        }
+        return meta
+    }
+
+    // MARK: ConfigMap
+
+    var configData: [(String, String)] {
+        [
+            ("zoo.cfg", Rendering.zooCfg(ensemble)),
+            ("logback.xml", ZooKeeperLogging.logback(level: spec.zookeeper.logLevel)),
+            ("log4j.properties", ZooKeeperLogging.log4j(level: spec.zookeeper.logLevel)),
+        ]
+    }
+
+    var configHash: String {
+        fnv1a64(configData.map { "\($0.0)\u{0}\($0.1)" }.joined(separator: "\u{0}"))
+    }
+
+    func zooKeeperConfigMap() -> Value {
+        [
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": metadata(names.configMap),
+            "data": .object(Object(configData.map { ($0.0, .string($0.1)) })),
+        ]
+    }
+
+    // MARK: Services
+
+    var peerPorts: [Value] {
+        isZooKeeper
+            ? [["name": "server", "port": 2888, "targetPort": 2888], ["name": "leader-election", "port": 3888, "targetPort": 3888]]
+            : [["name": "intra-node", "port": 7000, "targetPort": 7000], ["name": "cql", "port": 9042, "targetPort": 9042]]
+    }
+
+    var clientPort: Value {
+        isZooKeeper ? ["name": "client", "port": 2181, "targetPort": 2181] : ["name": "cql", "port": 9042, "targetPort": 9042]
+    }
+
+    func headlessService() -> Value {
+        [
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": metadata(names.headlessService),
+            "spec": [
+                "clusterIP": "None",
+                // Members must find each other before they are ready: election needs peers' DNS.
+                "publishNotReadyAddresses": true,
+                "ports": .array(peerPorts),
+                "selector": .sortedMap(names.selectorLabels),
+            ],
+        ]
+    }
+
+    func clientService() -> Value {
+        [
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": metadata(names.clientService, annotations: spec.service.annotations),
+            "spec": [
+                "type": .string(spec.service.type),
+                "ports": [clientPort],
+                "selector": .sortedMap(names.selectorLabels),
+            ],
+        ]
+    }
+
+    func podDisruptionBudget() -> Value {
+        [
+            "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": metadata(names.podDisruptionBudget),
+            "spec": [
+                "maxUnavailable": .int(Rendering.maxUnavailable(spec)),
+                "selector": ["matchLabels": .sortedMap(names.selectorLabels)],
+            ],
+        ]
+    }
+
+    // MARK: StatefulSet
+
+    func statefulSet() -> Value {
+        var podAnnotations = spec.pod.annotations
+        if isZooKeeper { podAnnotations[Rendering.configHashAnnotation] = configHash }
+        var templateMeta: Value = ["labels": .sortedMap(names.labels.merging(spec.pod.labels) { operatorValue, _ in operatorValue })]
+        if !podAnnotations.isEmpty { templateMeta["annotations"] = .sortedMap(podAnnotations) }
+        var volumeClaimSpec: Value = [
+            "accessModes": ["ReadWriteOnce"],
+            "resources": ["requests": ["storage": .string(spec.storage.size)]],
+        ]
+        if !spec.storage.storageClassName.isEmpty {
+            volumeClaimSpec["storageClassName"] = .string(spec.storage.storageClassName)
+        }
+        return [
+            "apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": metadata(names.statefulSet),
+            "spec": [
+                "serviceName": .string(names.headlessService),
+                "replicas": .int(spec.replicas),
+                "podManagementPolicy": "OrderedReady",
+                // The operator orders restarts itself (followers first, leader last, quorum checked).
+                "updateStrategy": ["type": "OnDelete"],
+                "persistentVolumeClaimRetentionPolicy": [
+                    "whenDeleted": .string(spec.storage.reclaimPolicy), "whenScaled": .string(spec.storage.reclaimPolicy),
+                ],
+                "selector": ["matchLabels": .sortedMap(names.selectorLabels)],
+                "template": ["metadata": templateMeta, "spec": podSpec()],
+                "volumeClaimTemplates": [[
+                    "metadata": ["name": "data", "labels": .sortedMap(names.selectorLabels)],
+                    "spec": volumeClaimSpec,
+                ]],
+            ],
+        ]
+    }
+
+    var defaultUser: Int { isZooKeeper ? 1000 : 999 }
+
+    func podSpec() -> Value {
+        let s = spec.securityContext
+        let gracePeriod = spec.pod.terminationGracePeriodSeconds > 0 ? spec.pod.terminationGracePeriodSeconds : (isZooKeeper ? 30 : 500)
+        var pod: Value = [
+            // Members never talk to the Kubernetes API.
+            "automountServiceAccountToken": false,
+            // Service links inject *_PORT variables that some images misread as their own settings.
+            "enableServiceLinks": false,
+            "terminationGracePeriodSeconds": .int(gracePeriod),
+            "securityContext": [
+                "runAsNonRoot": true,
+                "runAsUser": .int(s.runAsUser > 0 ? s.runAsUser : defaultUser),
+                "runAsGroup": .int(s.runAsGroup > 0 ? s.runAsGroup : defaultUser),
+                "fsGroup": .int(s.fsGroup > 0 ? s.fsGroup : defaultUser),
+                "fsGroupChangePolicy": "OnRootMismatch",
+                "seccompProfile": ["type": "RuntimeDefault"],
+            ],
+            "affinity": affinity(),
+        ]
+        if !spec.pod.priorityClassName.isEmpty { pod["priorityClassName"] = .string(spec.pod.priorityClassName) }
+        if !spec.scheduling.nodeSelector.isEmpty { pod["nodeSelector"] = .sortedMap(spec.scheduling.nodeSelector) }
+        if !spec.scheduling.tolerations.isEmpty {
+            pod["tolerations"] = .array(spec.scheduling.tolerations.map { t in
+                var v: Value = ["operator": .string(t.operator)]
+                if let key = t.key, !key.isEmpty { v["key"] = .string(key) }
+                if let value = t.value, !value.isEmpty { v["value"] = .string(value) }
+                if let effect = t.effect, !effect.isEmpty { v["effect"] = .string(effect) }
+                if let seconds = t.tolerationSeconds { v["tolerationSeconds"] = .int(seconds) }
+                return v
+            })
+        }
+        if !spec.scheduling.topologySpreadConstraints.isEmpty {
+            pod["topologySpreadConstraints"] = .array(spec.scheduling.topologySpreadConstraints.map { constraint in
+                var c = constraint
+                if c["labelSelector"] == nil { c["labelSelector"] = ["matchLabels": .sortedMap(names.selectorLabels)] }
+                return c
+            })
+        }
+        pod["initContainers"] = [installContainer()]
+        pod["containers"] = [isZooKeeper ? zooKeeperContainer() : cassandraContainer()]
+        pod["volumes"] = .array(volumes())
+        return pod
+    }
+
+    func affinity() -> Value {
+        // The selector is the pods' own selector labels, so it always matches the members
+        // (the tutorial's `app: zk` expression only works while nothing else shares the label).
+        let term: Value = [
+            "labelSelector": ["matchLabels": .sortedMap(names.selectorLabels)],
+            "topologyKey": .string(spec.scheduling.antiAffinityTopologyKey),
+        ]
+        var affinity: Value = [:]
+        if spec.scheduling.antiAffinity == "Required" {
+            affinity["podAntiAffinity"] = ["requiredDuringSchedulingIgnoredDuringExecution": [term]]
+        } else {
+            affinity["podAntiAffinity"] = ["preferredDuringSchedulingIgnoredDuringExecution": [["weight": 100, "podAffinityTerm": term]]]
+        }
+        if let nodeAffinity = spec.scheduling.nodeAffinity { affinity["nodeAffinity"] = nodeAffinity }
+        return affinity
+    }
+
+    var restrictedContainerSecurity: Value {
+        let readOnly: Bool
+        switch spec.securityContext.readOnlyRootFilesystem {
+        case "True": readOnly = true
+        case "False": readOnly = false
+        default: readOnly = isZooKeeper
+        }
+        return [
+            "allowPrivilegeEscalation": false,
+            "capabilities": ["drop": ["ALL"]],
+            "readOnlyRootFilesystem": .bool(readOnly),
+            "runAsNonRoot": true,
+        ]
+    }
+
+    func installContainer() -> Value {
+        var command: [Value] = [.string(ProbeInstall.sourceBinary), "install", .string(ProbeInstall.directory)]
+        var mounts: [Value] = [["name": "probe", "mountPath": .string(ProbeInstall.directory)]]
+        if isZooKeeper {
+            command += ["--data-dir", .string(ZooKeeperLayout.dataDir), "--config-source", .string(ZooKeeperLayout.configSource),
+                        "--config-dir", .string(ZooKeeperLayout.configDir)]
+            mounts += [
+                ["name": "data", "mountPath": .string(ZooKeeperLayout.volumeMount)],
+                ["name": "config-source", "mountPath": .string(ZooKeeperLayout.configSource), "readOnly": true],
+                ["name": "conf", "mountPath": .string(ZooKeeperLayout.configDir)],
+            ]
+        }
+        var security = restrictedContainerSecurity
+        security["readOnlyRootFilesystem"] = true
+        return [
+            "name": "install",
+            "image": .string(options.probeImage),
+            "imagePullPolicy": "IfNotPresent",
+            "command": .array(command),
+            "env": [[
+                // The ordinal, for myid (Kubernetes 1.28+ labels pods with it; else the hostname).
+                "name": "POD_INDEX",
+                "valueFrom": ["fieldRef": ["fieldPath": "metadata.labels['apps.kubernetes.io/pod-index']"]],
+            ]],
+            "resources": ["requests": ["cpu": "10m", "memory": "16Mi"], "limits": ["memory": "64Mi"]],
+            "securityContext": security,
+            "volumeMounts": .array(mounts),
+        ]
+    }
+
+    func resources() -> Value {
+        let r = spec.resources
+        var requests: Value = ["cpu": .string(r.requestsCPU ?? Defaults.cpuRequest), "memory": .string(r.requestsMemory ?? Defaults.memoryRequest)]
+        requests = requests.pruned()
+        var result: Value = ["requests": requests]
+        var limits: Value = [:]
+        if let cpu = r.limitsCPU { limits["cpu"] = .string(cpu) }
+        if let memory = r.limitsMemory { limits["memory"] = .string(memory) }
+        if limits != [:] { result["limits"] = limits }
+        return result
+    }
+
+    func probe(_ command: [String], _ timing: ProbeTiming) -> Value {
+        [
+            "exec": ["command": .array(([ProbeInstall.binary] + command + ["--timeout", Rendering.probeTimeout(timing.timeoutSeconds)]).map(Value.string))],
+            "initialDelaySeconds": .int(timing.initialDelaySeconds),
+            "periodSeconds": .int(timing.periodSeconds),
+            "timeoutSeconds": .int(timing.timeoutSeconds),
+            "failureThreshold": .int(timing.failureThreshold),
+            "successThreshold": 1,
+        ]
+    }
+
+    var userEnv: [Value] {
+        spec.pod.env.map { ["name": .string($0.name), "value": .string($0.value)] }
+    }
+
+    func zooKeeperContainer() -> Value {
+        let heap = spec.zookeeper.heapSize
+        let readiness = spec.replicas == 1 ? ["zk-ready", "--single-member"] : ["zk-ready"]
+        return [
+            "name": "zookeeper",
+            "image": .string(spec.effectiveImage),
+            "imagePullPolicy": .string(spec.imagePullPolicy),
+            // Bypass the image's entrypoint: it would write a default myid and its own zoo.cfg.
+            "command": ["zkServer.sh", "start-foreground"],
+            "env": .array([
+                ["name": "ZOOCFGDIR", "value": .string(ZooKeeperLayout.configDir)],
+                ["name": "ZOO_LOG_DIR", "value": "/logs"],
+                ["name": "JVMFLAGS", "value": .string("-Xms\(heap) -Xmx\(heap) -Dzookeeper.log.dir=/logs")],
+            ] + userEnv),
+            "ports": [
+                ["name": "client", "containerPort": 2181],
+                ["name": "server", "containerPort": 2888],
+                ["name": "leader-election", "containerPort": 3888],
+            ],
+            "resources": resources(),
+            "startupProbe": probe(["zk-startup"], spec.probes.startup),
+            "readinessProbe": probe(readiness, spec.probes.readiness),
+            "livenessProbe": probe(["zk-live"], spec.probes.liveness),
+            "securityContext": restrictedContainerSecurity,
+            "volumeMounts": [
+                ["name": "data", "mountPath": .string(ZooKeeperLayout.volumeMount)],
+                ["name": "conf", "mountPath": .string(ZooKeeperLayout.configDir)],
+                ["name": "probe", "mountPath": .string(ProbeInstall.directory), "readOnly": true],
+                ["name": "logs", "mountPath": "/logs"],
+                ["name": "tmp", "mountPath": "/tmp"],
+            ],
+        ]
+    }
+
+    var seeds: String {
+        (0..<min(spec.cassandra.seeds, spec.replicas)).map { names.memberHost($0) }.joined(separator: ",")
+    }
+
+    func cassandraContainer() -> Value {
+        let c = spec.cassandra
+        return [
+            "name": "cassandra",
+            "image": .string(spec.effectiveImage),
+            "imagePullPolicy": .string(spec.imagePullPolicy),
+            "env": .array([
+                ["name": "MAX_HEAP_SIZE", "value": .string(c.maxHeapSize)],
+                ["name": "HEAP_NEWSIZE", "value": .string(c.heapNewSize)],
+                // Seeds by ordinal (numeric order), stable DNS names; no API access from the JVM.
+                ["name": "CASSANDRA_SEEDS", "value": .string(seeds)],
+                ["name": "CASSANDRA_CLUSTER_NAME", "value": .string(c.clusterName.isEmpty ? ensemble.metadata.name : c.clusterName)],
+                ["name": "CASSANDRA_DC", "value": .string(c.datacenter)],
+                ["name": "CASSANDRA_RACK", "value": .string(c.rack)],
+                ["name": "CASSANDRA_ENDPOINT_SNITCH", "value": "GossipingPropertyFileSnitch"],
+                ["name": "CASSANDRA_NUM_TOKENS", "value": .string(String(c.numTokens))],
+                ["name": "POD_IP", "valueFrom": ["fieldRef": ["fieldPath": "status.podIP"]]],
+            ] + userEnv),
+            "ports": [
+                ["name": "intra-node", "containerPort": 7000],
+                ["name": "tls-intra-node", "containerPort": 7001],
+                ["name": "jmx", "containerPort": 7199],
+                ["name": "cql", "containerPort": 9042],
+            ],
+            "resources": resources(),
+            // Flush memtables and stop accepting writes before the JVM goes away.
+            "lifecycle": ["preStop": ["exec": ["command": ["nodetool", "drain"]]]],
+            "startupProbe": probe(["cql-live"], spec.probes.startup),
+            "readinessProbe": probe(["cql-ready"], spec.probes.readiness),
+            "livenessProbe": probe(["cql-live"], spec.probes.liveness),
+            "securityContext": restrictedContainerSecurity,
+            "volumeMounts": [
+                ["name": "data", "mountPath": "/var/lib/cassandra"],
+                ["name": "probe", "mountPath": .string(ProbeInstall.directory), "readOnly": true],
+                ["name": "tmp", "mountPath": "/tmp"],
+            ],
+        ]
+    }
+
+    func volumes() -> [Value] {
+        var volumes: [Value] = [
+            ["name": "probe", "emptyDir": ["sizeLimit": "64Mi"]],
+            ["name": "tmp", "emptyDir": ["sizeLimit": "256Mi"]],
+        ]
+        if isZooKeeper {
+            volumes += [
+                ["name": "config-source", "configMap": ["name": .string(names.configMap)]],
+                ["name": "conf", "emptyDir": ["sizeLimit": "16Mi"]],
+                ["name": "logs", "emptyDir": ["sizeLimit": "256Mi"]],
+            ]
+        }
+        return volumes
+    }
+}

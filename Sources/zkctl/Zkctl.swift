@@ -1,0 +1,16 @@
+import ArgumentParser
+
+@main
+struct Zkctl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "zkctl",
+        abstract: "Render, validate and check ZooKeeper ensembles and Cassandra rings managed by the Ensemble operator.",
+        discussion: """
+            Without a cluster:
+              zkctl render -f examples/zookeeper-3.yaml      manifests the operator would apply
+              zkctl validate -f my-ensemble.yaml             every problem with its field path
+              zkctl crd                                      the CustomResourceDefinition
+            """,
+        subcommands: [Render.self, Validate.self, PrintCRD.self]
+    )
+}
