@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct Zkctl: ParsableCommand {
+struct Zkctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "zkctl",
         abstract: "Render, validate and check ZooKeeper ensembles and Cassandra rings managed by the Ensemble operator.",
@@ -11,6 +11,8 @@ struct Zkctl: ParsableCommand {
               zkctl validate -f my-ensemble.yaml             every problem with its field path
               zkctl crd                                      the CustomResourceDefinition
             """,
-        subcommands: [Render.self, Validate.self, PrintCRD.self]
+        subcommands: [Render.self, Validate.self, PrintCRD.self,
+                      CreateNode.self, GetNode.self, SetNode.self, DeleteNode.self, ListChildren.self,
+                      ShowConfig.self, Smoke.self, Bench.self]
     )
 }

@@ -135,6 +135,7 @@ private var quickOptions: ZooKeeperClient.Options {
 }
 
 /// Runs `body` and checks it finished well inside `limit` seconds.
+@discardableResult
 private func bounded<T>(_ limit: Double, _ body: () async throws -> T) async rethrows -> T {
     let start = Deadline.now
     let result = try await body()
