@@ -272,7 +272,7 @@ struct Bench: AsyncParsableCommand {
             let seconds = Double(monotonicNanoseconds() - start) / 1e9
             for i in 0..<count { try await client.delete("\(base)/n\(i)") }
             try await client.delete(base)
-            print(String(format: "swift  %d create+get in %.3f s: %.0f round trips/s", count, seconds, Double(count) / seconds))
+            print(String(format: "swift  %d create+get in %.3f s: %.0f create+get pairs/s", count, seconds, Double(count) / seconds))
         }
     }
 }
