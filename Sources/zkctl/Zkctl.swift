@@ -11,6 +11,6 @@ struct Zkctl: ParsableCommand {
               zkctl validate -f my-ensemble.yaml             every problem with its field path
               zkctl crd                                      the CustomResourceDefinition
             """,
-        subcommands: [Render.self, Validate.self, PrintCRD.self]
+        subcommands: [Render.self, Validate.self, PrintCRD.self, Local.self]
     )
 }
