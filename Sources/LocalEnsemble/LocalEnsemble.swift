@@ -32,6 +32,12 @@ public struct LocalMemberStatus: Sendable, Equatable {
     /// The `srvr` answer of a running member, or why there is none; nil when not running.
     public var server: Result<ServerStatus, FourLetterWordError>?
 
+    public init(member: LocalMember, process: MemberProcessState, server: Result<ServerStatus, FourLetterWordError>?) {
+        self.member = member
+        self.process = process
+        self.server = server
+    }
+
     public var mode: ServerMode? { if case .success(let status)? = server { return status.mode } else { return nil } }
 
     /// A word or two for progress lines: "leader", "electing", "not listening", "crashed".
