@@ -16,6 +16,13 @@ public struct SourceDocument: Sendable {
     /// Index of the document in its file, 0-based.
     public var index: Int
     public var source: String
+
+    public init(value: Value, positions: [String: SourcePosition] = [:], index: Int = 0, source: String) {
+        self.value = value
+        self.positions = positions
+        self.index = index
+        self.source = source
+    }
 }
 
 public struct LoadError: Error, Equatable, Sendable, CustomStringConvertible {
