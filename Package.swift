@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "zkctl", targets: ["zkctl"]),
         .library(name: "EnsembleCore", targets: ["EnsembleCore"]),
         .library(name: "ZKConfig", targets: ["ZKConfig"]),
+        .library(name: "LocalEnsemble", targets: ["LocalEnsemble"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,6 +32,10 @@ let package = Package(
         .target(name: "ZKAdmin", dependencies: ["NetCore"]),
         // Native ZooKeeper client (jute wire protocol); shared by zkctl and the operator.
         .target(name: "ZooKeeperClient", dependencies: ["NetCore"]),
+        // Real ZooKeeper processes on this machine: local mode and the integration tests.
+        .target(name: "LocalEnsemble", dependencies: ["ZKConfig", "NetCore", "ZKAdmin"]),
+        // Test-only helpers (ensembles on private loopback blocks); only test targets depend on it.
+        .target(name: "ZooKeeperTestSupport", dependencies: ["LocalEnsemble", "ZKConfig", "NetCore", "ZKAdmin"]),
         // The probe runs inside member pods: Glibc + NetCore only, no Foundation, no NIO.
         .executableTarget(
             name: "Probes",
@@ -43,13 +48,16 @@ let package = Package(
         ),
         .executableTarget(
             name: "zkctl",
-            dependencies: ["EnsembleCore", "ZKConfig", "NetCore", "ZKAdmin", "ZooKeeperClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["EnsembleCore", "ZKConfig", "NetCore", "ZKAdmin", "LocalEnsemble", "ZooKeeperClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "ZKConfigTests", dependencies: ["ZKConfig"]),
-        .testTarget(name: "EnsembleCoreTests", dependencies: ["EnsembleCore"], resources: [.copy("Golden")]),
+        .testTarget(name: "EnsembleCoreTests", dependencies: ["EnsembleCore", "ZKConfig"], exclude: ["Golden"]),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),
         .testTarget(name: "ZooKeeperClientTests", dependencies: ["ZooKeeperClient", "NetCore", "ZKConfig", "ZKAdmin"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["EnsembleCore", "ZKConfig", "NetCore"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["EnsembleCore", "ZKConfig", "NetCore", "ZKAdmin", "LocalEnsemble", "ZooKeeperTestSupport"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -219,7 +219,13 @@ public enum EnsembleDecoder {
             generation: meta["generation"]?.intValue,
             labels: stringMap(meta["labels"]),
             annotations: stringMap(meta["annotations"]))
-        let spec = EnsembleAPI.spec.applyingDefaults(to: specValue.pruned())
+        var spec = EnsembleAPI.spec.applyingDefaults(to: specValue.pruned())
+        // Engine blocks carry no `default: {}` (the API server would then store both on every
+        // Ensemble); the selected engine's block is defaulted here instead.
+        for (engine, block) in [(Engine.zooKeeper, "zookeeper"), (.cassandra, "cassandra")]
+        where spec["engine"]?.stringValue == engine.rawValue && spec[block] == nil {
+            spec[block] = EnsembleAPI.spec.property(block)!.applyingDefaults(to: .object(Object()))
+        }
         let ensemble = Ensemble(metadata: metadata, spec: typedSpec(spec, raw: specValue), status: root["status"],
                                 positions: document.positions)
         return (ensemble, problems.map { located($0, document) })

@@ -109,7 +109,7 @@ public enum EnsembleAPI {
             ("memberTimeoutSeconds", .integer("How long a restarted member may take to rejoin and catch up before the roll stops and the Ensemble is marked Degraded.", default: 600, minimum: 30, maximum: 86400)),
         ])),
         ("clusterDomain", .string("DNS domain of the cluster, used in member addresses.", default: "cluster.local", maxLength: 253)),
-        ("zookeeper", .object("ZooKeeper settings (engine ZooKeeper only).", [
+        ("zookeeper", .object("ZooKeeper settings (engine ZooKeeper only).", defaulted: false, [
             ("tickTime", .integer("Basic time unit in milliseconds.", default: 2000, minimum: 100, maximum: 60000)),
             ("initLimit", .integer("Ticks a follower may take to connect and sync to the leader.", default: 10, minimum: 1, maximum: 1000)),
             ("syncLimit", .integer("Ticks a follower may lag behind the leader.", default: 5, minimum: 1, maximum: 1000)),
@@ -130,7 +130,7 @@ public enum EnsembleAPI {
                 .with(.init("self.all(k, !(k in \(celList(ZooCfg.fixedKeys.sorted() + ZooCfg.typedFields.keys.sorted() + ["myid"]))) && !k.startsWith('server.') && !k.startsWith('group.') && !k.startsWith('weight.'))",
                             "config may not set keys the operator owns (dataDir, clientPort, server.N, dynamicConfigFile, ...) or keys with a typed field"))),
         ]).with(.init("self.minSessionTimeout <= self.maxSessionTimeout", "minSessionTimeout must not exceed maxSessionTimeout"))),
-        ("cassandra", .object("Cassandra settings (engine Cassandra only).", [
+        ("cassandra", .object("Cassandra settings (engine Cassandra only).", defaulted: false, [
             ("clusterName", .string("Cassandra cluster name; empty uses the Ensemble's name. Cannot change once data exists.", default: "", maxLength: 128)),
             ("datacenter", .string("Datacenter name (GossipingPropertyFileSnitch).", default: "dc1", maxLength: 64)),
             ("rack", .string("Rack name (GossipingPropertyFileSnitch).", default: "rack1", maxLength: 64)),

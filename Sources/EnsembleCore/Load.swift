@@ -16,6 +16,13 @@ public struct SourceDocument: Sendable {
     /// Index of the document in its file, 0-based.
     public var index: Int
     public var source: String
+
+    public init(value: Value, positions: [String: SourcePosition] = [:], index: Int = 0, source: String) {
+        self.value = value
+        self.positions = positions
+        self.index = index
+        self.source = source
+    }
 }
 
 public struct LoadError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -49,7 +56,7 @@ public enum ManifestLoader {
         } catch let error as LoadError {
             throw error
         } catch let error as YamlError {
-            throw describe(error, source: source)
+            throw describe(error, source: source, yaml: yaml)
         } catch {
             throw LoadError(source: source, position: nil, message: "cannot parse YAML: \(error)")
         }
@@ -67,7 +74,21 @@ public enum ManifestLoader {
         }
     }
 
-    private static func describe(_ error: YamlError, source: String) -> LoadError {
+    /// Yams marks the start of the mapping; point at the repeated key instead.
+    private static func secondOccurrence(of key: String, in yaml: String, mapping: Mark) -> SourcePosition? {
+        let indent = String(repeating: " ", count: max(0, mapping.column - 1))
+        var seen = 0
+        for (index, line) in yaml.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where index + 1 >= mapping.line {
+            let body = line.hasPrefix(indent) ? line.dropFirst(indent.count) : Substring("")
+            if body.hasPrefix("\(key):") || body.hasPrefix("- \(key):") && index + 1 == mapping.line {
+                seen += 1
+                if seen == 2 { return SourcePosition(line: index + 1, column: mapping.column) }
+            }
+        }
+        return nil
+    }
+
+    private static func describe(_ error: YamlError, source: String, yaml: String) -> LoadError {
         switch error {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
@@ -75,8 +96,11 @@ public enum ManifestLoader {
             return LoadError(source: source, position: SourcePosition(line: mark.line, column: mark.column),
                              message: "invalid YAML: \(problem)\(extra)")
         case .duplicatedKeysInMapping(let duplicates, let context):
-            return LoadError(source: source, position: SourcePosition(line: context.mark.line, column: context.mark.column),
-                             message: "duplicate key(s) \(duplicates.sorted().joined(separator: ", "))")
+            let key = duplicates.sorted().first ?? ""
+            let position = secondOccurrence(of: key, in: yaml, mapping: context.mark)
+                ?? SourcePosition(line: context.mark.line, column: context.mark.column)
+            return LoadError(source: source, position: position,
+                             message: "duplicate key(s) \(duplicates.sorted().joined(separator: ", ")) in one mapping")
         default:
             return LoadError(source: source, position: nil, message: "invalid YAML: \(error)")
         }

@@ -11,7 +11,7 @@ struct Zkctl: AsyncParsableCommand {
               zkctl validate -f my-ensemble.yaml             every problem with its field path
               zkctl crd                                      the CustomResourceDefinition
             """,
-        subcommands: [Render.self, Validate.self, PrintCRD.self,
+        subcommands: [Render.self, Validate.self, PrintCRD.self, Local.self,
                       CreateNode.self, GetNode.self, SetNode.self, DeleteNode.self, ListChildren.self,
                       ShowConfig.self, Smoke.self, Bench.self]
     )

@@ -1,0 +1,192 @@
+import Foundation
+import ZKConfig
+
+public enum LocalEnsembleError: Error, Equatable, Sendable, CustomStringConvertible {
+    case installationNotFound(String)
+    case invalidLayout(String)
+    case io(path: String, reason: String)
+    case addressInUse(member: Int, address: String, port: Int, reason: String)
+    case spawnFailed(member: Int, reason: String)
+    case stopFailed(member: Int, pid: Int32, reason: String)
+    case noMemberRunning(ensemble: String)
+    /// `summary` is one line per member; `logTails` the end of the logs of members that were
+    /// not healthy, so the reason (bind failure, bad config) is in the error itself.
+    case quorumTimeout(ensemble: String, seconds: Double, summary: String, logTails: String)
+
+    public var description: String {
+        switch self {
+        case .installationNotFound(let text): return text
+        case .invalidLayout(let text): return "invalid local ensemble layout: \(text)"
+        case .io(let path, let reason): return "\(path): \(reason)"
+        case .addressInUse(let member, let address, let port, let reason):
+            return "member \(member) cannot use \(address):\(port): \(reason) (another ZooKeeper or program is using it; stop it or pick another address block)"
+        case .spawnFailed(let member, let reason): return "cannot start member \(member): \(reason)"
+        case .stopFailed(let member, let pid, let reason): return "cannot stop member \(member) (pid \(pid)): \(reason)"
+        case .noMemberRunning(let ensemble): return "no member of '\(ensemble)' is running"
+        case .quorumTimeout(let ensemble, let seconds, let summary, let logTails):
+            var text = "'\(ensemble)' has no healthy quorum after \(String(format: "%.0f", seconds)) s:\n\(summary)"
+            if !logTails.isEmpty { text += "\n\(logTails)" }
+            return text
+        }
+    }
+}
+
+/// One member's addresses and files. Paths are absolute.
+public struct LocalMember: Sendable, Equatable {
+    /// Server id (`myid`), 1-based.
+    public var id: Int
+    public var ordinal: Int { id - 1 }
+    public var address: String
+    public var clientPort: Int
+    public var quorumPort: Int
+    public var electionPort: Int
+    /// `<state>/<name>/member-<id>`.
+    public var directory: String
+    public var configPath: String { directory + "/zoo.cfg" }
+    public var dataDir: String { directory + "/data" }
+    public var dataLogDir: String { directory + "/datalog" }
+    public var myidPath: String { dataDir + "/myid" }
+    public var logPath: String { directory + "/zookeeper.log" }
+    public var pidPath: String { directory + "/zookeeper.pid" }
+    /// "address:clientPort", the connect string entry.
+    public var clientEndpoint: String { "\(address):\(clientPort)" }
+
+    var zooKeeperMember: ZooKeeperMember {
+        ZooKeeperMember(
+            id: id, host: address, quorumPort: quorumPort, electionPort: electionPort,
+            clientPort: clientPort, clientAddress: address)
+    }
+}
+
+/// Where and how the members of one local ensemble live.
+public struct LocalEnsembleLayout: Sendable, Equatable {
+    public var name: String
+    /// One address per member, member id = index + 1.
+    public var addresses: [String]
+    public var clientPort: Int
+    public var quorumPort: Int
+    public var electionPort: Int
+    /// zoo.cfg settings; dataDir, dataLogDir, clientPort and quorumListenOnAllIPs are
+    /// replaced per member.
+    public var settings: ZooKeeperSettings
+    /// Absolute; members live in `<stateDirectory>/<name>/member-<id>`.
+    public var stateDirectory: String
+
+    public var memberCount: Int { addresses.count }
+
+    /// Members on `<baseAddress>.1` ... `<baseAddress>.<members>`, e.g. base "127.0.7".
+    public init(
+        name: String, members: Int, baseAddress: String = "127.0.0", clientPort: Int = 2181,
+        quorumPort: Int = 2888, electionPort: Int = 3888, settings: ZooKeeperSettings = ZooKeeperSettings(),
+        stateDirectory: String
+    ) throws(LocalEnsembleError) {
+        let octets = baseAddress.split(separator: ".", omittingEmptySubsequences: false)
+        guard octets.count == 3, octets.allSatisfy({ UInt8($0) != nil }) else {
+            throw .invalidLayout("base address '\(baseAddress)' must be three octets like 127.0.7")
+        }
+        guard (1...254).contains(members) else { throw .invalidLayout("member count \(members) must be 1...254") }
+        try self.init(
+            name: name, addresses: (1...members).map { "\(baseAddress).\($0)" }, clientPort: clientPort,
+            quorumPort: quorumPort, electionPort: electionPort, settings: settings, stateDirectory: stateDirectory)
+    }
+
+    public init(
+        name: String, addresses: [String], clientPort: Int = 2181, quorumPort: Int = 2888,
+        electionPort: Int = 3888, settings: ZooKeeperSettings = ZooKeeperSettings(), stateDirectory: String
+    ) throws(LocalEnsembleError) {
+        guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
+            throw .invalidLayout("name '\(name)' must be non-empty and contain no '/'")
+        }
+        guard !addresses.isEmpty else { throw .invalidLayout("at least one member address is needed") }
+        guard Set(addresses).count == addresses.count else {
+            throw .invalidLayout("member addresses must differ (members share one machine): \(addresses.joined(separator: ", "))")
+        }
+        for port in [clientPort, quorumPort, electionPort] where !(1...65535).contains(port) {
+            throw .invalidLayout("port \(port) is not in 1...65535")
+        }
+        guard Set([clientPort, quorumPort, electionPort]).count == 3 else {
+            throw .invalidLayout("client, quorum and election ports must differ")
+        }
+        guard !stateDirectory.isEmpty else { throw .invalidLayout("state directory is empty") }
+        self.name = name
+        self.addresses = addresses
+        self.clientPort = clientPort
+        self.quorumPort = quorumPort
+        self.electionPort = electionPort
+        self.settings = settings
+        // Absolute, so pid checks against /proc/<pid>/cmdline compare like with like.
+        let absolute = stateDirectory.hasPrefix("/")
+            ? stateDirectory
+            : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(stateDirectory)
+        self.stateDirectory = (absolute as NSString).standardizingPath
+    }
+
+    /// `<stateDirectory>/<name>`.
+    public var ensembleDirectory: String { stateDirectory + "/" + name }
+
+    public var members: [LocalMember] {
+        addresses.enumerated().map { index, address in
+            LocalMember(
+                id: index + 1, address: address, clientPort: clientPort, quorumPort: quorumPort,
+                electionPort: electionPort, directory: ensembleDirectory + "/member-\(index + 1)")
+        }
+    }
+
+    public func member(id: Int) -> LocalMember? { members.first { $0.id == id } }
+
+    /// "a:port,b:port,..." for clients.
+    public var connectString: String { members.map(\.clientEndpoint).joined(separator: ",") }
+
+    /// The zoo.cfg text of one member.
+    public func zooCfg(for member: LocalMember) -> String {
+        var settings = self.settings
+        settings.dataDir = member.dataDir
+        settings.dataLogDir = member.dataLogDir
+        settings.clientPort = member.clientPort
+        settings.quorumListenOnAllIPs = false
+        return ZooCfg.render(settings: settings, members: members.map(\.zooKeeperMember))
+    }
+}
+
+/// What `zkctl local up` remembers about an ensemble so `status` and `down` need only its
+/// name: `<state>/<name>/ensemble.json`. zoo.cfg settings are not kept; they live in each
+/// member's zoo.cfg.
+private struct LayoutRecord: Codable {
+    var name: String
+    var addresses: [String]
+    var clientPort: Int
+    var quorumPort: Int
+    var electionPort: Int
+}
+
+extension LocalEnsembleLayout {
+    public static func recordPath(name: String, stateDirectory: String) -> String {
+        (stateDirectory as NSString).appendingPathComponent(name + "/ensemble.json")
+    }
+
+    public var recordPath: String { ensembleDirectory + "/ensemble.json" }
+
+    /// Writes `<state>/<name>/ensemble.json` atomically.
+    public func saveRecord() throws(LocalEnsembleError) {
+        let record = LayoutRecord(name: name, addresses: addresses, clientPort: clientPort, quorumPort: quorumPort, electionPort: electionPort)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data: Data
+        do { data = try encoder.encode(record) } catch { throw .io(path: recordPath, reason: "cannot encode: \(error)") }
+        try ProcessControl.createDirectory(ensembleDirectory)
+        try ProcessControl.writeAtomically(String(decoding: data, as: UTF8.self) + "\n", to: recordPath)
+    }
+
+    /// The layout `saveRecord` wrote, with default settings; nil when there is no record.
+    public static func loadRecord(name: String, stateDirectory: String) throws(LocalEnsembleError) -> LocalEnsembleLayout? {
+        let path = recordPath(name: name, stateDirectory: stateDirectory)
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        let record: LayoutRecord
+        do { record = try JSONDecoder().decode(LayoutRecord.self, from: data) } catch {
+            throw .io(path: path, reason: "not a local ensemble record: \(error)")
+        }
+        return try LocalEnsembleLayout(
+            name: record.name, addresses: record.addresses, clientPort: record.clientPort, quorumPort: record.quorumPort,
+            electionPort: record.electionPort, stateDirectory: stateDirectory)
+    }
+}

@@ -1,0 +1,373 @@
+import Foundation
+import NetCore
+import ZKAdmin
+import ZKConfig
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Whether a member's server process is up, from its pid file and /proc.
+public enum MemberProcessState: Sendable, Equatable, CustomStringConvertible {
+    case running(pid: Int32)
+    /// No pid file: never started, or stopped on purpose.
+    case stopped
+    /// A pid file whose process is gone (or is now some other program): it died without
+    /// being stopped.
+    case crashed(pid: Int32)
+
+    public var isRunning: Bool { if case .running = self { return true } else { return false } }
+
+    public var description: String {
+        switch self {
+        case .running(let pid): return "running (pid \(pid))"
+        case .stopped: return "stopped"
+        case .crashed(let pid): return "crashed (pid \(pid) is gone)"
+        }
+    }
+}
+
+public struct LocalMemberStatus: Sendable, Equatable {
+    public var member: LocalMember
+    public var process: MemberProcessState
+    /// The `srvr` answer of a running member, or why there is none; nil when not running.
+    public var server: Result<ServerStatus, FourLetterWordError>?
+
+    public init(member: LocalMember, process: MemberProcessState, server: Result<ServerStatus, FourLetterWordError>?) {
+        self.member = member
+        self.process = process
+        self.server = server
+    }
+
+    public var mode: ServerMode? { if case .success(let status)? = server { return status.mode } else { return nil } }
+
+    /// A word or two for progress lines: "leader", "electing", "not listening", "crashed".
+    public var shortSummary: String {
+        switch (process, server) {
+        case (.running, .success(let status)?): return status.mode.rawValue
+        case (.running, .failure(.notServing)?): return "electing"
+        case (.running, .failure(.network(.connect))?): return "not listening"
+        case (.running, .failure(.network(.timeout))?): return "not answering"
+        case (.running, .failure(let error)?): return error.description
+        case (.stopped, _): return "stopped"
+        case (.crashed, _): return "crashed"
+        case (.running, nil): return "running"
+        }
+    }
+
+    /// "leader", "not serving ...", "crashed ..." — one phrase for tables and errors.
+    public var summary: String {
+        switch (process, server) {
+        case (.running, .success(let status)?): return status.mode.rawValue
+        case (.running, .failure(let error)?): return error.description
+        default: return process.description
+        }
+    }
+}
+
+/// A real ZooKeeper ensemble on this machine: one java process per member, its files under
+/// the layout's state directory. A value: every call reads the truth from disk and /proc, so
+/// separate zkctl invocations (and a test and its helper) agree.
+public struct LocalEnsemble: Sendable {
+    public let layout: LocalEnsembleLayout
+    public let installation: ZooKeeperInstallation
+    /// Extra JVM options for every member (heap size by default: a dozen members may share
+    /// a laptop, and the JVM's default takes a quarter of RAM each).
+    public var jvmOptions: [String]
+    /// How long stop() waits after SIGTERM before SIGKILL.
+    public var stopGracePeriod: Double = 10
+
+    public init(layout: LocalEnsembleLayout, installation: ZooKeeperInstallation, jvmOptions: [String] = ["-Xms32m", "-Xmx256m", "-XX:+UseSerialGC"]) {
+        self.layout = layout
+        self.installation = installation
+        self.jvmOptions = jvmOptions
+    }
+
+    public var members: [LocalMember] { layout.members }
+
+    // MARK: Files
+
+    /// Writes zoo.cfg and data/myid for every member and creates data/ and datalog/.
+    /// An existing zoo.cfg is kept unless `overwrite`: ZooKeeper rewrites it on first start
+    /// (moving the member list to zoo.cfg.dynamic.*) and owns it from then on.
+    public func prepare(overwrite: Bool = false) throws(LocalEnsembleError) {
+        for member in members { try prepare(member, overwrite: overwrite) }
+    }
+
+    public func prepare(_ member: LocalMember, overwrite: Bool = false) throws(LocalEnsembleError) {
+        try ProcessControl.createDirectory(member.dataDir)
+        try ProcessControl.createDirectory(member.dataLogDir)
+        if overwrite || !FileManager.default.fileExists(atPath: member.configPath) {
+            try ProcessControl.writeAtomically(layout.zooCfg(for: member), to: member.configPath)
+        }
+        try ProcessControl.writeAtomically(ZooCfg.myid(ordinal: member.ordinal), to: member.myidPath)
+    }
+
+    // MARK: Processes
+
+    /// The pid file's pid, nil when there is none. A malformed file counts as none.
+    func recordedPID(_ member: LocalMember) -> pid_t? {
+        guard let data = FileManager.default.contents(atPath: member.pidPath) else { return nil }
+        return pid_t(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    public func processState(_ member: LocalMember) -> MemberProcessState {
+        guard FileManager.default.fileExists(atPath: member.pidPath) else { return .stopped }
+        guard let pid = recordedPID(member) else { return .crashed(pid: 0) }
+        if ProcessControl.isServer(pid: pid, configPath: member.configPath) { return .running(pid: pid) }
+        ProcessControl.reapIfChild(pid)
+        return .crashed(pid: pid)
+    }
+
+    /// The full command line a member runs with.
+    public func commandLine(for member: LocalMember) -> [String] {
+        [installation.java, "-Dzookeeper.log.dir=\(member.directory)"] + installation.jvmOptions + jvmOptions
+            + ["-cp", installation.classpath.joined(separator: ":"), ZooKeeperInstallation.mainClass, member.configPath]
+    }
+
+    /// Starts a member unless it already runs; returns its pid. Writes its files first when
+    /// missing. Does not wait for it to serve: see `waitForQuorum`.
+    @discardableResult
+    public func start(_ member: LocalMember) throws(LocalEnsembleError) -> Int32 {
+        switch processState(member) {
+        case .running(let pid): return pid
+        case .crashed: try removePIDFile(member)
+        case .stopped: break
+        }
+        try prepare(member)
+        for port in [member.clientPort, member.quorumPort, member.electionPort] {
+            if let reason = ProcessControl.checkBindable(address: member.address, port: port) {
+                throw .addressInUse(member: member.id, address: member.address, port: port, reason: reason)
+            }
+        }
+        let pid: pid_t
+        do {
+            pid = try ProcessControl.spawnDetached(arguments: commandLine(for: member), directory: member.directory, logPath: member.logPath)
+        } catch {
+            throw .spawnFailed(member: member.id, reason: error.description)
+        }
+        do {
+            try ProcessControl.writeAtomically("\(pid)\n", to: member.pidPath)
+        } catch {
+            // Without a pid file nothing could ever stop it: do not leave it running.
+            _ = ProcessControl.signal(pid, SIGKILL)
+            ProcessControl.reapIfChild(pid)
+            throw error
+        }
+        return pid
+    }
+
+    /// Starts every member that is not running; returns the ids it started.
+    @discardableResult
+    public func startAll() throws(LocalEnsembleError) -> [Int] {
+        var started: [Int] = []
+        for member in members where !processState(member).isRunning {
+            try start(member)
+            started.append(member.id)
+        }
+        return started
+    }
+
+    /// SIGTERM, wait up to `stopGracePeriod`, then SIGKILL. Only signals the pid when
+    /// /proc shows it is this member's server; a stale pid file is just removed.
+    /// Returns true when it stopped a running process.
+    @discardableResult
+    public func stop(_ member: LocalMember) throws(LocalEnsembleError) -> Bool {
+        try stop([member]).contains(member.id)
+    }
+
+    /// Stops every member (TERM to all first, then one shared wait). Returns the ids that were running.
+    @discardableResult
+    public func stopAll() throws(LocalEnsembleError) -> [Int] {
+        try stop(members)
+    }
+
+    func stop(_ targets: [LocalMember]) throws(LocalEnsembleError) -> [Int] {
+        var running: [(member: LocalMember, pid: pid_t)] = []
+        for member in targets {
+            if case .running(let pid) = processState(member) {
+                _ = ProcessControl.signal(pid, SIGTERM)
+                running.append((member, pid))
+            } else {
+                try removePIDFile(member)
+            }
+        }
+        var firstError: LocalEnsembleError?
+        let graceful = Deadline.after(seconds: stopGracePeriod)
+        for (member, pid) in running where !waitUntilGone(pid: pid, member: member, deadline: graceful) {
+            _ = ProcessControl.signal(pid, SIGKILL)
+            if !waitUntilGone(pid: pid, member: member, deadline: .after(seconds: 5)) {
+                firstError = firstError ?? .stopFailed(member: member.id, pid: pid, reason: "still running 5 s after SIGKILL")
+                continue
+            }
+        }
+        for (member, pid) in running where !ProcessControl.isServer(pid: pid, configPath: member.configPath) {
+            try removePIDFile(member)
+        }
+        if let firstError { throw firstError }
+        return running.map(\.member.id)
+    }
+
+    private func waitUntilGone(pid: pid_t, member: LocalMember, deadline: Deadline) -> Bool {
+        while true {
+            ProcessControl.reapIfChild(pid)
+            if !ProcessControl.isServer(pid: pid, configPath: member.configPath) { return true }
+            if deadline.hasPassed { return false }
+            usleep(20_000)
+        }
+    }
+
+    private func removePIDFile(_ member: LocalMember) throws(LocalEnsembleError) {
+        if unlink(member.pidPath) != 0 && errno != ENOENT {
+            throw .io(path: member.pidPath, reason: String(cString: strerror(errno)))
+        }
+    }
+
+    // MARK: Status
+
+    public func status(_ member: LocalMember, timeout: Double = 2) -> LocalMemberStatus {
+        let process = processState(member)
+        var server: Result<ServerStatus, FourLetterWordError>?
+        if process.isRunning {
+            do {
+                server = .success(try ServerStatus.fetch(host: member.address, port: member.clientPort, deadline: .after(seconds: timeout)))
+            } catch {
+                server = .failure(error)
+            }
+        }
+        return LocalMemberStatus(member: member, process: process, server: server)
+    }
+
+    public func status(timeout: Double = 2) -> [LocalMemberStatus] {
+        members.map { status($0, timeout: timeout) }
+    }
+
+    /// What a set of statuses says about the quorum.
+    public enum QuorumVerdict: Sendable, Equatable {
+        /// Exactly one leader, every other started member a follower or observer.
+        case healthy(leader: Int)
+        case unhealthy(String)
+        /// Nothing is started at all: waiting cannot help.
+        case nothingRunning
+    }
+
+    /// Members without a pid file were stopped on purpose and do not count; a crashed
+    /// member (pid file, no process) does, so it is never hidden.
+    public static func verdict(_ statuses: [LocalMemberStatus]) -> QuorumVerdict {
+        let started = statuses.filter { $0.process != .stopped }
+        if started.isEmpty { return .nothingRunning }
+        let leaders = started.filter { $0.mode == .leader }.map(\.member.id)
+        let unhealthy = started.filter { status in
+            guard let mode = status.mode else { return true }
+            return mode != .leader && mode != .follower && mode != .observer
+        }
+        if leaders.count == 1 && unhealthy.isEmpty { return .healthy(leader: leaders[0]) }
+        var problems: [String] = []
+        if leaders.isEmpty { problems.append("no leader") }
+        if leaders.count > 1 { problems.append("\(leaders.count) leaders (members \(leaders.map(String.init).joined(separator: ", ")))") }
+        for status in unhealthy { problems.append("member \(status.member.id) \(status.summary)") }
+        return .unhealthy(problems.joined(separator: "; "))
+    }
+
+    /// One short line: "1 follower, 2 leader, 3 electing, 4 not listening".
+    public static func progressLine(_ statuses: [LocalMemberStatus]) -> String {
+        statuses.map { "\($0.member.id) \($0.shortSummary)" }.joined(separator: ", ")
+    }
+
+    /// Polls until exactly one leader and every other started member follows (or observes).
+    /// Calls `progress` with a short line whenever the picture changes. On timeout the error
+    /// carries each member's state and the log tail of every member that was not healthy.
+    @discardableResult
+    public func waitForQuorum(deadline: Deadline, progress: (String) -> Void = { _ in }) throws(LocalEnsembleError) -> [LocalMemberStatus] {
+        let started = Deadline.now
+        var lastLine = ""
+        while true {
+            let statuses = status(timeout: min(2, max(0.2, Double(deadline.remainingMilliseconds) / 1000)))
+            switch Self.verdict(statuses) {
+            case .healthy: return statuses
+            case .nothingRunning: throw .noMemberRunning(ensemble: layout.name)
+            case .unhealthy:
+                let line = Self.progressLine(statuses)
+                if line != lastLine {
+                    progress(line)
+                    lastLine = line
+                }
+                if deadline.hasPassed { throw quorumTimeout(statuses, since: started) }
+                usleep(250_000)
+            }
+        }
+    }
+
+    /// Same as the blocking version, but sleeps between polls without holding a thread of
+    /// Swift's cooperative pool (tests run many of these in parallel on few cores).
+    @discardableResult
+    public func waitForQuorum(deadline: Deadline, progress: (String) -> Void = { _ in }) async throws(LocalEnsembleError) -> [LocalMemberStatus] {
+        let started = Deadline.now
+        var lastLine = ""
+        while true {
+            let statuses = status(timeout: min(2, max(0.2, Double(deadline.remainingMilliseconds) / 1000)))
+            switch Self.verdict(statuses) {
+            case .healthy: return statuses
+            case .nothingRunning: throw .noMemberRunning(ensemble: layout.name)
+            case .unhealthy:
+                let line = Self.progressLine(statuses)
+                if line != lastLine {
+                    progress(line)
+                    lastLine = line
+                }
+                if deadline.hasPassed { throw quorumTimeout(statuses, since: started) }
+                do { try await Task.sleep(nanoseconds: 250_000_000) } catch { throw quorumTimeout(statuses, since: started) }
+            }
+        }
+    }
+
+    private func quorumTimeout(_ statuses: [LocalMemberStatus], since start: Deadline) -> LocalEnsembleError {
+        let seconds = Double(Deadline.now.nanoseconds - start.nanoseconds) / 1e9
+        let summary = statuses.map { "  member \($0.member.id) (\($0.member.clientEndpoint)): \($0.summary)" }.joined(separator: "\n")
+        let healthyModes: Set<ServerMode> = [.leader, .follower, .observer]
+        let leaderCount = statuses.filter { $0.mode == .leader }.count
+        // With two leaders every member's log matters; otherwise only the unhealthy ones'.
+        let failing = statuses.filter { status in
+            status.process != .stopped && (leaderCount > 1 || status.mode.map { !healthyModes.contains($0) } ?? true)
+        }
+        let tails = failing.map { status -> String in
+            let tail = ProcessControl.tail(of: status.member.logPath, lines: 20)
+            return "--- member \(status.member.id): last lines of \(status.member.logPath) ---\n" + (tail.isEmpty ? "(empty)" : tail)
+        }.joined(separator: "\n")
+        return .quorumTimeout(ensemble: layout.name, seconds: seconds, summary: summary, logTails: tails)
+    }
+
+    /// Stops every member and deletes `<state>/<name>`.
+    public func purge() throws(LocalEnsembleError) {
+        try stopAll()
+        do {
+            if FileManager.default.fileExists(atPath: layout.ensembleDirectory) {
+                try FileManager.default.removeItem(atPath: layout.ensembleDirectory)
+            }
+        } catch {
+            throw .io(path: layout.ensembleDirectory, reason: "cannot delete: \(error.localizedDescription)")
+        }
+    }
+}
+
+extension LocalEnsemble {
+    /// Kills (SIGKILL) every server whose member directory is somewhere under `directory`,
+    /// after checking /proc that the pid really runs that member's zoo.cfg. For cleaning up
+    /// after a launcher that died without stopping its members (a crashed test process).
+    /// Returns the pids it killed.
+    @discardableResult
+    public static func killServers(under directory: String) -> [Int32] {
+        guard let enumerator = FileManager.default.enumerator(atPath: directory) else { return [] }
+        var killed: [Int32] = []
+        for case let relative as String in enumerator where (relative as NSString).lastPathComponent == "zookeeper.pid" {
+            let memberDirectory = ((directory as NSString).appendingPathComponent(relative) as NSString).deletingLastPathComponent
+            guard let data = FileManager.default.contents(atPath: memberDirectory + "/zookeeper.pid"),
+                let pid = pid_t(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
+                ProcessControl.isServer(pid: pid, configPath: memberDirectory + "/zoo.cfg")
+            else { continue }
+            _ = ProcessControl.signal(pid, SIGKILL)
+            ProcessControl.reapIfChild(pid)
+            killed.append(pid)
+        }
+        return killed
+    }
+}

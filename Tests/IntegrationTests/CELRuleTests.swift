@@ -1,0 +1,111 @@
+import EnsembleCore
+import Foundation
+import Testing
+
+/// The CRD's `x-kubernetes-validations` evaluated by an independent CEL implementation
+/// (cel-python) on defaulted objects, as the API server would at admission: valid examples
+/// pass every rule, and each invalid case is rejected by the rule meant for it. No API server
+/// can run here, so this is the closest check that the rules compile and mean what we say.
+@Suite struct CELRuleTests {
+    struct RuleSite { var path: [String]; var rule: String; var message: String }
+
+    /// Every rule in the generated CRD with the object path it applies to.
+    static func ruleSites() -> [RuleSite] {
+        var sites: [RuleSite] = []
+        func walk(_ node: Value, _ path: [String]) {
+            for rule in node["x-kubernetes-validations"]?.arrayValue ?? [] {
+                sites.append(RuleSite(path: path, rule: rule["rule"]!.stringValue!, message: rule["message"]!.stringValue!))
+            }
+            for (name, child) in node["properties"]?.objectValue ?? Object() { walk(child, path + [name]) }
+        }
+        walk(CRD.definition()["spec"]!["versions"]!.arrayValue![0]["schema"]!["openAPIV3Schema"]!, [])
+        return sites
+    }
+
+    /// A resource as the API server stores it: spec defaulted from the schema.
+    static func admitted(_ yaml: String) throws -> Value {
+        var value = try #require(try ManifestLoader.loadDocuments(yaml: yaml, source: "t").first?.value)
+        value["spec"] = EnsembleAPI.spec.applyingDefaults(to: value["spec"]!)
+        return value
+    }
+
+    /// Evaluates every applicable rule; returns the messages of the rules that failed.
+    static func failingRules(_ object: Value, old: Value? = nil) throws -> [String] {
+        var items: [Value] = []
+        var sites: [RuleSite] = []
+        for site in ruleSites() {
+            guard let target = site.path.reduce(Optional(object), { $0?[$1] }) else { continue }
+            var item: Value = ["rule": .string(site.rule), "self": target]
+            if site.rule.contains("oldSelf") {
+                guard let old, let previous = site.path.reduce(Optional(old), { $0?[$1] }) else { continue }
+                item["oldSelf"] = previous
+            }
+            items.append(item)
+            sites.append(site)
+        }
+        let result = try run("python3", [repoRoot.appendingPathComponent("scripts/cel_eval.py").path], stdin: Emit.json(.array(items), pretty: false))
+        try #require(result.status == 0, "cel_eval.py: \(result.stderr)")
+        let decoded = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [Any])
+        var failing: [String] = []
+        for (site, outcome) in zip(sites, decoded) {
+            if let ok = outcome as? Bool {
+                if !ok { failing.append(site.message) }
+            } else {
+                Issue.record("rule at \(site.path.joined(separator: ".")) does not evaluate: \(site.rule) -> \(outcome)")
+            }
+        }
+        return failing
+    }
+
+    @Test func theCRDHasRulesAtEveryLevelWeRelyOn() {
+        let paths = Set(Self.ruleSites().map { $0.path.joined(separator: ".") })
+        #expect(paths.isSuperset(of: ["", "spec", "spec.engine", "spec.zookeeper", "spec.zookeeper.config", "spec.storage.storageClassName"]))
+    }
+
+    @Test func validExamplesPassEveryRule() throws {
+        for name in ["zookeeper-3", "zookeeper-5", "cassandra-3", "every-field"] {
+            let text = try String(contentsOf: repoRoot.appendingPathComponent("examples/\(name).yaml"), encoding: .utf8)
+            for document in text.components(separatedBy: "\n---\n") {
+                let object = try Self.admitted(document)
+                #expect(try Self.failingRules(object, old: object) == [], "\(name)")
+            }
+        }
+    }
+
+    static let invalid: [(spec: String, name: String, message: String)] = [
+        ("engine: ZooKeeper\nreplicas: 12", "zk", "ZooKeeper ensembles have 1 to 9 members"),
+        ("engine: Cassandra\nzookeeper:\n  tickTime: 2000", "zk", "spec.zookeeper is only valid with engine ZooKeeper"),
+        ("engine: ZooKeeper\ncassandra:\n  rack: r", "zk", "spec.cassandra is only valid with engine Cassandra"),
+        ("engine: ZooKeeper\npodDisruptionBudget:\n  maxUnavailable: 2", "zk", "podDisruptionBudget.maxUnavailable must not exceed"),
+        ("engine: ZooKeeper\nreplicas: 1\npodDisruptionBudget:\n  maxUnavailable: 1", "zk", "podDisruptionBudget.maxUnavailable must not exceed"),
+        ("engine: ZooKeeper\nzookeeper:\n  config:\n    dataDir: /x", "zk", "config may not set keys the operator owns"),
+        ("engine: ZooKeeper\nzookeeper:\n  config:\n    server.7: \"h:1:2\"", "zk", "config may not set keys the operator owns"),
+        ("engine: ZooKeeper\nzookeeper:\n  config:\n    tickTime: \"1\"", "zk", "config may not set keys the operator owns"),
+        ("engine: ZooKeeper\nzookeeper:\n  minSessionTimeout: 50000", "zk", "minSessionTimeout must not exceed maxSessionTimeout"),
+        ("engine: ZooKeeper", String(repeating: "z", count: 53), "metadata.name must be at most 52 characters"),
+        ("engine: ZooKeeper", "9zk", "metadata.name must start with a letter"),
+    ]
+
+    @Test(arguments: 0..<invalid.count)
+    func invalidInputIsRejectedByItsRule(index: Int) throws {
+        let c = Self.invalid[index]
+        let spec = c.spec.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")
+        let object = try Self.admitted("apiVersion: ensemble.dev/v1alpha1\nkind: Ensemble\nmetadata:\n  name: \(c.name)\nspec:\n\(spec)\n")
+        let failing = try Self.failingRules(object, old: object)
+        #expect(failing.contains { $0.contains(c.message) }, "expected '\(c.message)', failing: \(failing)")
+        // The offline validator rejects the same input.
+        let report = Validator.validate(document: SourceDocument(value: object, positions: [:], index: 0, source: "t"))
+        #expect(!report.errors.isEmpty)
+    }
+
+    @Test func immutableFieldsRejectChanges() throws {
+        let old = try Self.admitted("apiVersion: ensemble.dev/v1alpha1\nkind: Ensemble\nmetadata:\n  name: zk\nspec:\n  engine: ZooKeeper\n  storage:\n    storageClassName: fast\n")
+        var changedEngine = old
+        changedEngine["spec"]?["engine"] = "Cassandra"
+        changedEngine["spec"]?["zookeeper"] = nil
+        #expect(try Self.failingRules(changedEngine, old: old).contains("engine is immutable"))
+        var changedClass = old
+        changedClass["spec"]?["storage"]?["storageClassName"] = "slow"
+        #expect(try Self.failingRules(changedClass, old: old).contains { $0.hasPrefix("storageClassName is immutable") })
+    }
+}
