@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "NetCore"),
         // Four-letter-word client and reply parsers: shared by the probe, zkctl and local mode.
         .target(name: "ZKAdmin", dependencies: ["NetCore"]),
+        // Native ZooKeeper client (jute wire protocol); shared by zkctl and the operator.
+        .target(name: "ZooKeeperClient", dependencies: ["NetCore"]),
         // Real ZooKeeper processes on this machine: local mode and the integration tests.
         .target(name: "LocalEnsemble", dependencies: ["ZKConfig", "NetCore", "ZKAdmin"]),
         // Test-only helpers (ensembles on private loopback blocks); only test targets depend on it.
@@ -46,11 +48,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "zkctl",
-            dependencies: ["EnsembleCore", "ZKConfig", "NetCore", "ZKAdmin", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["EnsembleCore", "ZKConfig", "NetCore", "ZKAdmin", "LocalEnsemble", "ZooKeeperClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "ZKConfigTests", dependencies: ["ZKConfig"]),
         .testTarget(name: "EnsembleCoreTests", dependencies: ["EnsembleCore", "ZKConfig"], exclude: ["Golden"]),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),
+        .testTarget(name: "ZooKeeperClientTests", dependencies: ["ZooKeeperClient", "NetCore", "ZKConfig", "ZKAdmin"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["EnsembleCore", "ZKConfig", "NetCore", "ZKAdmin", "LocalEnsemble", "ZooKeeperTestSupport"]

@@ -147,3 +147,46 @@ public struct LocalEnsembleLayout: Sendable, Equatable {
         return ZooCfg.render(settings: settings, members: members.map(\.zooKeeperMember))
     }
 }
+
+/// What `zkctl local up` remembers about an ensemble so `status` and `down` need only its
+/// name: `<state>/<name>/ensemble.json`. zoo.cfg settings are not kept; they live in each
+/// member's zoo.cfg.
+private struct LayoutRecord: Codable {
+    var name: String
+    var addresses: [String]
+    var clientPort: Int
+    var quorumPort: Int
+    var electionPort: Int
+}
+
+extension LocalEnsembleLayout {
+    public static func recordPath(name: String, stateDirectory: String) -> String {
+        (stateDirectory as NSString).appendingPathComponent(name + "/ensemble.json")
+    }
+
+    public var recordPath: String { ensembleDirectory + "/ensemble.json" }
+
+    /// Writes `<state>/<name>/ensemble.json` atomically.
+    public func saveRecord() throws(LocalEnsembleError) {
+        let record = LayoutRecord(name: name, addresses: addresses, clientPort: clientPort, quorumPort: quorumPort, electionPort: electionPort)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data: Data
+        do { data = try encoder.encode(record) } catch { throw .io(path: recordPath, reason: "cannot encode: \(error)") }
+        try ProcessControl.createDirectory(ensembleDirectory)
+        try ProcessControl.writeAtomically(String(decoding: data, as: UTF8.self) + "\n", to: recordPath)
+    }
+
+    /// The layout `saveRecord` wrote, with default settings; nil when there is no record.
+    public static func loadRecord(name: String, stateDirectory: String) throws(LocalEnsembleError) -> LocalEnsembleLayout? {
+        let path = recordPath(name: name, stateDirectory: stateDirectory)
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        let record: LayoutRecord
+        do { record = try JSONDecoder().decode(LayoutRecord.self, from: data) } catch {
+            throw .io(path: path, reason: "not a local ensemble record: \(error)")
+        }
+        return try LocalEnsembleLayout(
+            name: record.name, addresses: record.addresses, clientPort: record.clientPort, quorumPort: record.quorumPort,
+            electionPort: record.electionPort, stateDirectory: stateDirectory)
+    }
+}

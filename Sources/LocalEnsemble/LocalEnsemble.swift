@@ -32,9 +32,29 @@ public struct LocalMemberStatus: Sendable, Equatable {
     /// The `srvr` answer of a running member, or why there is none; nil when not running.
     public var server: Result<ServerStatus, FourLetterWordError>?
 
+    public init(member: LocalMember, process: MemberProcessState, server: Result<ServerStatus, FourLetterWordError>?) {
+        self.member = member
+        self.process = process
+        self.server = server
+    }
+
     public var mode: ServerMode? { if case .success(let status)? = server { return status.mode } else { return nil } }
 
-    /// "leader", "not serving ...", "crashed ..." — one short phrase for tables and progress.
+    /// A word or two for progress lines: "leader", "electing", "not listening", "crashed".
+    public var shortSummary: String {
+        switch (process, server) {
+        case (.running, .success(let status)?): return status.mode.rawValue
+        case (.running, .failure(.notServing)?): return "electing"
+        case (.running, .failure(.network(.connect))?): return "not listening"
+        case (.running, .failure(.network(.timeout))?): return "not answering"
+        case (.running, .failure(let error)?): return error.description
+        case (.stopped, _): return "stopped"
+        case (.crashed, _): return "crashed"
+        case (.running, nil): return "running"
+        }
+    }
+
+    /// "leader", "not serving ...", "crashed ..." — one phrase for tables and errors.
     public var summary: String {
         switch (process, server) {
         case (.running, .success(let status)?): return status.mode.rawValue
@@ -248,9 +268,9 @@ public struct LocalEnsemble: Sendable {
         return .unhealthy(problems.joined(separator: "; "))
     }
 
-    /// One line: "1 follower, 2 leader, 3 not currently serving requests".
+    /// One short line: "1 follower, 2 leader, 3 electing, 4 not listening".
     public static func progressLine(_ statuses: [LocalMemberStatus]) -> String {
-        statuses.map { "\($0.member.id) \($0.summary)" }.joined(separator: ", ")
+        statuses.map { "\($0.member.id) \($0.shortSummary)" }.joined(separator: ", ")
     }
 
     /// Polls until exactly one leader and every other started member follows (or observes).

@@ -204,6 +204,71 @@ struct LocalEnsembleTests {
         #expect(!lines.withLock { $0 }.isEmpty)
     }
 
+    /// killServers (used to clean up after a crashed launcher) signals only processes whose
+    /// command line names that member's zoo.cfg and the ZooKeeper main class.
+    @Test func killServersOnlyKillsVerifiedMembers() throws {
+        let state = try makeTemporaryDirectory("orphans")
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let layout = try LocalEnsembleLayout(name: "orphans", members: 2, baseAddress: "127.0.8", stateDirectory: state)
+        let ensemble = LocalEnsemble(layout: layout, installation: ZooKeeperInstallation(java: "/bin/false", classpath: []))
+        try ensemble.prepare()
+        // A stand-in server: sh blocks in its builtin `read` (no child to leak) and ignores the
+        // extra arguments, which still show in /proc/<pid>/cmdline.
+        var keepOpen: [Pipe] = []
+        func spawn(_ arguments: [String]) throws -> Process {
+            let process = Process()
+            let input = Pipe()
+            keepOpen.append(input)
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "read line", "stand-in"] + arguments
+            process.standardInput = input
+            try process.run()
+            return process
+        }
+        let member1 = ensemble.members[0], member2 = ensemble.members[1]
+        let orphan = try spawn([ZooKeeperInstallation.mainClass, member1.configPath])
+        let bystander = try spawn([ZooKeeperInstallation.mainClass, "/elsewhere/zoo.cfg"])
+        defer {
+            for process in [orphan, bystander] where process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+            withExtendedLifetime(keepOpen) {}
+        }
+        try "\(orphan.processIdentifier)\n".write(toFile: member1.pidPath, atomically: true, encoding: .utf8)
+        try "\(bystander.processIdentifier)\n".write(toFile: member2.pidPath, atomically: true, encoding: .utf8)
+        #expect(ensemble.processState(member1) == .running(pid: orphan.processIdentifier))
+        #expect(ensemble.processState(member2) == .crashed(pid: bystander.processIdentifier))
+
+        let killed = LocalEnsemble.killServers(under: state)
+        #expect(killed == [orphan.processIdentifier])
+        orphan.waitUntilExit()
+        #expect(orphan.terminationReason == .uncaughtSignal && orphan.terminationStatus == SIGKILL)
+        #expect(bystander.isRunning)
+    }
+
+    @Test func verdictNeedsExactlyOneLeaderAndCountsCrashedMembers() throws {
+        let layout = try LocalEnsembleLayout(name: "v", members: 3, stateDirectory: "/tmp/unused")
+        func status(_ id: Int, _ process: MemberProcessState, _ mode: ServerMode?) throws -> LocalMemberStatus {
+            var server: Result<ServerStatus, FourLetterWordError>? = process.isRunning ? .failure(.notServing) : nil
+            if let mode { server = .success(try ServerStatus.parse(srvr: "Zookeeper version: 3.8.0\nZxid: 0x0\nMode: \(mode.rawValue)\n")) }
+            return LocalMemberStatus(member: layout.members[id - 1], process: process, server: server)
+        }
+        let up = MemberProcessState.running(pid: 1)
+        #expect(LocalEnsemble.verdict([try status(1, up, .follower), try status(2, up, .leader), try status(3, up, .observer)]) == .healthy(leader: 2))
+        // A member stopped on purpose does not count; a crashed one does.
+        #expect(LocalEnsemble.verdict([try status(1, up, .leader), try status(2, up, .follower), try status(3, .stopped, nil)]) == .healthy(leader: 1))
+        #expect(LocalEnsemble.verdict([try status(1, up, .leader), try status(2, up, .follower), try status(3, .crashed(pid: 9), nil)])
+            == .unhealthy("member 3 crashed (pid 9 is gone)"))
+        #expect(LocalEnsemble.verdict([try status(1, up, .leader), try status(2, up, .leader), try status(3, up, .follower)])
+            == .unhealthy("2 leaders (members 1, 2)"))
+        #expect(LocalEnsemble.verdict([try status(1, up, .follower), try status(2, up, nil), try status(3, up, .standalone)])
+            == .unhealthy("no leader; member 2 not currently serving requests (outside a quorum); member 3 standalone"))
+        #expect(LocalEnsemble.verdict([try status(1, .stopped, nil), try status(2, .stopped, nil), try status(3, .stopped, nil)]) == .nothingRunning)
+        #expect(LocalEnsemble.progressLine([try status(1, up, .follower), try status(2, up, nil), try status(3, .crashed(pid: 9), nil)])
+            == "1 follower, 2 electing, 3 crashed")
+    }
+
     @Test func layoutRejectsBadInput() {
         #expect(throws: LocalEnsembleError.self) { try LocalEnsembleLayout(name: "a/b", members: 3, stateDirectory: "/tmp/x") }
         #expect(throws: LocalEnsembleError.self) { try LocalEnsembleLayout(name: "a", members: 3, baseAddress: "127.0", stateDirectory: "/tmp/x") }

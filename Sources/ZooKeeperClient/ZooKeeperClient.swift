@@ -1,0 +1,237 @@
+import NetCore
+
+/// A ZooKeeper session over the jute wire protocol.
+///
+/// One I/O thread per client reads replies, pings at a third of the negotiated session
+/// timeout, and on a dead connection moves to the next member with the same session id and
+/// password. Every call has a deadline (`Options.requestTimeout`); every error is a
+/// `ZooKeeperError`.
+///
+/// Watches set with `watch: true` are delivered once on `events`, along with session events
+/// (kind `.none`, state `KeeperState.*`). Watches are not re-armed after a failover.
+public final class ZooKeeperClient: Sendable {
+    public struct Options: Sendable {
+        /// Requested session timeout in seconds; the server clamps it to its
+        /// [minSessionTimeout, maxSessionTimeout].
+        public var sessionTimeout: Double = 10
+        /// Upper bound on each call, from the call until its reply.
+        public var requestTimeout: Double = 10
+        /// Upper bound on establishing the first connection, across all members.
+        public var connectTimeout: Double = 10
+        /// Upper bound on one member's TCP connect plus handshake.
+        public var attemptTimeout: Double = 3
+        /// Largest reply frame accepted: the server's jute.maxbuffer (1 MiB) plus headroom.
+        public var maxFrameLength: Int = 1_048_576 + 65_536
+        /// Resume this session instead of creating one.
+        public var session: SessionCredentials?
+        /// Accept read-only servers (outside a quorum); off, they are skipped.
+        public var allowReadOnly = false
+
+        public init() {}
+    }
+
+    /// What identifies a session to the server. The password is a secret: it is never printed.
+    public struct SessionCredentials: Sendable, Equatable, CustomStringConvertible {
+        public var id: Int64
+        public var password: [UInt8]
+        public init(id: Int64, password: [UInt8]) { self.id = id; self.password = password }
+        public var description: String { "session 0x\(String(UInt64(bitPattern: id), radix: 16))" }
+    }
+
+    public enum State: Sendable, Equatable {
+        case connecting
+        case connected(member: String)
+        case expired
+        case closed
+    }
+
+    private let core: SessionCore
+    /// Watch notifications and session events, in arrival order. Finishes when the session ends.
+    public let events: AsyncStream<WatchEvent>
+
+    private init(core: SessionCore, events: AsyncStream<WatchEvent>) {
+        self.core = core
+        self.events = events
+    }
+
+    deinit {
+        // Dropped without close(): stop the I/O thread; the server expires the session.
+        core.shutdown(.closed, finalPhase: .closed)
+    }
+
+    /// Opens a session with the first member (in list order, then round-robin) that accepts.
+    /// `members` are "host:port" (port defaults to 2181).
+    public static func connect(members: [String], options: Options = Options()) async throws -> ZooKeeperClient {
+        var addresses: [MemberAddress] = []
+        for member in members {
+            do {
+                let (host, port) = try parseHostPort(member, defaultPort: 2181)
+                addresses.append(MemberAddress(host: host, port: port))
+            } catch {
+                throw ZooKeeperError.invalidArgument(error.description)
+            }
+        }
+        guard !addresses.isEmpty else { throw ZooKeeperError.invalidArgument("no members given") }
+        guard options.sessionTimeout > 0, options.requestTimeout > 0, options.connectTimeout > 0, options.attemptTimeout > 0 else {
+            throw ZooKeeperError.invalidArgument("timeouts must be positive")
+        }
+        let (stream, continuation) = AsyncStream.makeStream(of: WatchEvent.self, bufferingPolicy: .bufferingNewest(1024))
+        let core = SessionCore(members: addresses, options: options, events: continuation)
+        try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
+            core.lock.withLock { core.connectWaiter = waiter }
+            if !startThread({ core.run() }) {
+                core.shutdown(.noServerAvailable("cannot start the connection thread"), finalPhase: .closed)
+            }
+        }
+        return ZooKeeperClient(core: core, events: stream)
+    }
+
+    // MARK: Session
+
+    public var state: State {
+        core.lock.withLock {
+            switch core.phase {
+            case .connecting: return .connecting
+            case .connected(let link): return .connected(member: link.member)
+            case .expired: return .expired
+            case .closed: return .closed
+            }
+        }
+    }
+
+    /// The member currently connected to, "host:port".
+    public var connectedMember: String? {
+        if case .connected(let member) = state { return member }
+        return nil
+    }
+
+    public var sessionID: Int64 { core.lock.withLock { core.sessionID } }
+
+    /// Id and password, to resume this session from another client.
+    public var credentials: SessionCredentials {
+        core.lock.withLock { SessionCredentials(id: core.sessionID, password: core.password) }
+    }
+
+    /// The session timeout the server granted, in milliseconds.
+    public var negotiatedSessionTimeout: Int { core.lock.withLock { Int(core.negotiatedTimeoutMilliseconds) } }
+
+    /// Ends the session on the server (its ephemeral nodes go at once) and stops the client.
+    /// Best effort: if the server cannot be told, the session expires after its timeout.
+    public func close() async {
+        let live = core.lock.withLock { () -> Bool in
+            core.closing = true
+            switch core.phase {
+            case .connected, .connecting: return true
+            case .expired, .closed: return false
+            }
+        }
+        if live {
+            do {
+                _ = try await core.call(.closeSession)
+            } catch {
+                // Nothing more to do: the server expires the session on its own.
+            }
+        }
+        core.shutdown(.closed, finalPhase: .closed)
+    }
+
+    // MARK: Operations
+
+    /// Creates a node and returns its actual path (with the counter for sequential modes).
+    @discardableResult
+    public func create(_ path: String, data: [UInt8] = [], mode: CreateMode = .persistent, acl: [ACL] = ACL.openUnsafe) async throws -> String {
+        try validatePath(path, sequential: mode == .persistentSequential || mode == .ephemeralSequential)
+        var reply = try await checked(.create(path: path, data: data, acl: acl, mode: mode))
+        guard let created = try reply.readString() else { throw ZooKeeperError.protocolViolation("create reply has no path") }
+        return created
+    }
+
+    public func getData(_ path: String, watch: Bool = false) async throws -> (data: [UInt8], stat: Stat) {
+        try validatePath(path)
+        var reply = try await checked(.getData(path: path, watch: watch))
+        let response = try reply.read(GetDataResponse.self)
+        return (response.data, response.stat)
+    }
+
+    /// Replaces the data if the node's version is `version` (-1: any version).
+    @discardableResult
+    public func setData(_ path: String, data: [UInt8], version: Int32 = -1) async throws -> Stat {
+        try validatePath(path)
+        var reply = try await checked(.setData(path: path, data: data, version: version))
+        return try reply.read(Stat.self)
+    }
+
+    /// Deletes the node if its version is `version` (-1: any version).
+    public func delete(_ path: String, version: Int32 = -1) async throws {
+        try validatePath(path)
+        _ = try await checked(.delete(path: path, version: version))
+    }
+
+    /// The node's Stat, or nil when it does not exist.
+    public func exists(_ path: String, watch: Bool = false) async throws -> Stat? {
+        try validatePath(path)
+        let reply = try await core.call(.exists(path: path, watch: watch))
+        if reply.header.err == ZooKeeperError.noNode.code { return nil }
+        var body = try Self.check(reply)
+        return try body.read(Stat.self)
+    }
+
+    public func getChildren(_ path: String, watch: Bool = false) async throws -> [String] {
+        try validatePath(path)
+        var reply = try await checked(.getChildren(path: path, watch: watch))
+        guard let children = try reply.readStringVector() else { return [] }
+        return children
+    }
+
+    /// Waits until the connected member has caught up with the leader for `path`, so a
+    /// following read sees every write committed before the sync.
+    public func sync(_ path: String = "/") async throws {
+        try validatePath(path)
+        _ = try await checked(.sync(path: path))
+    }
+
+    /// The dynamic membership and its version, read from /zookeeper/config.
+    public func getConfig(watch: Bool = false) async throws -> (config: ClusterConfig, stat: Stat) {
+        let (data, stat) = try await getData("/zookeeper/config", watch: watch)
+        return (try ClusterConfig.parse(data), stat)
+    }
+
+    /// Incremental reconfiguration: add `joining` server lines ("server.N=host:q:e:role;client")
+    /// and remove `leaving` server ids, only if the config version is still `fromConfig`
+    /// (-1: unconditionally). Returns the new configuration.
+    @discardableResult
+    public func reconfig(joining: [String] = [], leaving: [Int] = [], fromConfig: Int64 = -1) async throws -> ClusterConfig {
+        guard !joining.isEmpty || !leaving.isEmpty else {
+            throw ZooKeeperError.invalidArgument("reconfig needs a joining or a leaving server")
+        }
+        for line in joining where line.contains(",") || line.contains("\n") {
+            throw ZooKeeperError.invalidArgument("joining server '\(line)' must be one line without commas")
+        }
+        var reply = try await checked(.reconfig(
+            joining: joining.isEmpty ? nil : joining.joined(separator: ","),
+            leaving: leaving.isEmpty ? nil : leaving.map(String.init).joined(separator: ","),
+            fromConfig: fromConfig))
+        let response = try reply.read(GetDataResponse.self)
+        return try ClusterConfig.parse(response.data)
+    }
+
+    /// Adds credentials to the session (replayed after a failover).
+    public func addAuth(scheme: String, credentials: [UInt8]) async throws {
+        try await core.addAuth(scheme: scheme, credentials: credentials)
+    }
+
+    /// `digest` authentication as "user:password".
+    public func addDigestAuth(user: String, password: String) async throws {
+        guard !user.contains(":") else { throw ZooKeeperError.invalidArgument("digest user must not contain ':'") }
+        try await addAuth(scheme: "digest", credentials: Array("\(user):\(password)".utf8))
+    }
+
+    private func checked(_ request: ZooKeeperRequest) async throws -> JuteReader {
+        try Self.check(try await core.call(request))
+    }
+
+    private static func check(_ reply: ReplyFrame) throws(ZooKeeperError) -> JuteReader {
+        if reply.header.err != 0 { throw ZooKeeperError(code: reply.header.err) }
+        return reply.body
+    }
+}

@@ -1,0 +1,277 @@
+import ArgumentParser
+import EnsembleCore
+import Foundation
+import LocalEnsemble
+import NetCore
+import ZKAdmin
+
+/// `zkctl local`: a real ZooKeeper ensemble on this machine, from the same Ensemble resource.
+struct Local: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a real ZooKeeper ensemble on this machine from an Ensemble resource.",
+        discussion: """
+            Members run as java processes on 127.0.0.1 ... 127.0.0.N (one loopback address each), \
+            with their files under <state-dir>/<name>/member-<id>. Needs ZooKeeper: apt-get install \
+            zookeeper, or ZOOKEEPER_HOME pointing at an unpacked release.
+            """,
+        subcommands: [Up.self, Status.self, Down.self])
+}
+
+struct StateDirectoryOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Where local ensembles keep their files.", valueName: "dir"))
+    var stateDir: String = ".ensemble"
+}
+
+extension Local {
+    struct Up: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Start the members that are not running and wait for a healthy quorum.",
+            discussion: """
+                An ensemble that is already up is left as it is. Crashed members are restarted; running \
+                ones are not touched. Exit status: 0 healthy, 1 no quorum in time or bad input.
+                """)
+
+        @OptionGroup var input: ResourceInput
+        @OptionGroup var state: StateDirectoryOption
+
+        @Option(help: ArgumentHelp("Which Ensemble to start when the file holds several.", valueName: "name"))
+        var name: String?
+
+        @Option(help: ArgumentHelp("First three octets of the member addresses (members get .1 ... .N); default 127.0.0, or what the ensemble was first started with.", valueName: "a.b.c"))
+        var baseAddress: String?
+
+        @Option(help: ArgumentHelp("Client port of every member (default 2181).", valueName: "port"))
+        var clientPort: Int?
+
+        @Option(help: ArgumentHelp("Quorum port of every member (default 2888).", valueName: "port"))
+        var quorumPort: Int?
+
+        @Option(help: ArgumentHelp("Election port of every member (default 3888).", valueName: "port"))
+        var electionPort: Int?
+
+        @Option(help: ArgumentHelp("Seconds to wait for a healthy quorum.", valueName: "seconds"))
+        var timeout: Double = 120
+
+        func validate() throws {
+            if timeout <= 0 { throw ValidationError("--timeout must be positive") }
+        }
+
+        func run() throws {
+            do {
+                try up()
+            } catch let error as CLIError {
+                printError("zkctl: \(error)")
+                throw ExitCode(1)
+            } catch let error as LocalEnsembleError {
+                printError("zkctl: \(error)")
+                throw ExitCode(1)
+            }
+        }
+
+        private func up() throws {
+            let ensembles = try input.loadValid()
+            let resource = try select(ensembles)
+            guard resource.spec.engine == .zooKeeper else {
+                throw CLIError("'\(resource.metadata.name)' is a \(resource.spec.engine.rawValue) ensemble; local mode runs ZooKeeper only")
+            }
+            let layout = try makeLayout(resource)
+            var ensemble = LocalEnsemble(layout: layout, installation: try ZooKeeperInstallation.locate())
+            if let heap = Self.javaHeap(resource.spec.zookeeper.heapSize) {
+                ensemble.jvmOptions = ["-Xms32m", "-Xmx\(heap)", "-XX:+UseSerialGC"]
+            }
+
+            let before = ensemble.status()
+            if before.allSatisfy({ $0.process.isRunning }), case .healthy = LocalEnsemble.verdict(before) {
+                say("'\(layout.name)' is already up; nothing changed.")
+                printTable(before)
+                return
+            }
+            for status in before {
+                if case .crashed = status.process { say("member \(status.member.id) \(status.process.description); restarting it") }
+            }
+            try layout.saveRecord()
+            let started = try ensemble.startAll()
+            if started.isEmpty {
+                say("every member of '\(layout.name)' is running; waiting for a quorum")
+            } else {
+                say("started member\(started.count == 1 ? "" : "s") \(started.map(String.init).joined(separator: ", ")) of '\(layout.name)' (files in \(layout.ensembleDirectory))")
+            }
+            let statuses: [LocalMemberStatus]
+            do {
+                statuses = try ensemble.waitForQuorum(deadline: .after(seconds: timeout)) { line in say("  waiting: \(line)") }
+            } catch {
+                printError("zkctl: \(error)")
+                printError("zkctl: the members are left running for inspection; `zkctl local down \(layout.name)` stops them")
+                throw ExitCode(1)
+            }
+            printTable(statuses)
+        }
+
+        private func select(_ ensembles: [Ensemble]) throws -> Ensemble {
+            if let name {
+                guard let match = ensembles.first(where: { $0.metadata.name == name }) else {
+                    throw CLIError("\(input.sourceName) has no Ensemble named '\(name)' (it has \(ensembles.map(\.metadata.name).joined(separator: ", ")))")
+                }
+                return match
+            }
+            guard ensembles.count == 1 else {
+                throw CLIError("\(input.sourceName) holds \(ensembles.count) Ensembles (\(ensembles.map(\.metadata.name).joined(separator: ", "))); pick one with --name")
+            }
+            return ensembles[0]
+        }
+
+        /// The layout from the resource and options; an ensemble started before keeps its
+        /// addresses and ports, and asking for different ones is an error, not a silent move.
+        private func makeLayout(_ resource: Ensemble) throws -> LocalEnsembleLayout {
+            let name = resource.metadata.name
+            let recorded = try LocalEnsembleLayout.loadRecord(name: name, stateDirectory: state.stateDir)
+            let recordedBase = recorded.map { layout in
+                layout.addresses[0].split(separator: ".").dropLast().joined(separator: ".")
+            }
+            let layout = try LocalEnsembleLayout(
+                name: name, members: resource.spec.replicas, baseAddress: baseAddress ?? recordedBase ?? "127.0.0",
+                clientPort: clientPort ?? recorded?.clientPort ?? 2181, quorumPort: quorumPort ?? recorded?.quorumPort ?? 2888,
+                electionPort: electionPort ?? recorded?.electionPort ?? 3888, settings: resource.zooKeeperSettings(),
+                stateDirectory: state.stateDir)
+            if let recorded, recorded.addresses != layout.addresses || recorded.clientPort != layout.clientPort
+                || recorded.quorumPort != layout.quorumPort || recorded.electionPort != layout.electionPort
+            {
+                throw CLIError(
+                    "'\(name)' already exists in \(recorded.ensembleDirectory) with \(recorded.memberCount) member(s) on "
+                        + "\(recorded.addresses.joined(separator: ", ")) (ports \(recorded.clientPort)/\(recorded.quorumPort)/\(recorded.electionPort)); "
+                        + "local mode does not move or resize it: run `zkctl local down \(name) --purge` first")
+            }
+            return layout
+        }
+
+        /// The spec's heap ("512m", "2g") as a -Xmx value; nil when it is not one.
+        static func javaHeap(_ text: String) -> String? {
+            guard let last = text.last, !text.isEmpty else { return nil }
+            let digits = "kKmMgG".contains(last) ? text.dropLast() : Substring(text)
+            guard !digits.isEmpty, digits.allSatisfy(\.isNumber) else { return nil }
+            return text
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show each member's process, mode and zxid, and whether the quorum is healthy.",
+            discussion: "Exit status: 0 healthy, 1 unhealthy, down or unknown.")
+
+        @Argument(help: "The Ensemble's metadata.name.")
+        var name: String
+
+        @OptionGroup var state: StateDirectoryOption
+
+        func run() throws {
+            do {
+                guard let layout = try LocalEnsembleLayout.loadRecord(name: name, stateDirectory: state.stateDir) else {
+                    throw CLIError(notFound(name, state.stateDir))
+                }
+                // Status only reads pid files and asks members; it never needs java.
+                let ensemble = LocalEnsemble(layout: layout, installation: ZooKeeperInstallation(java: "", classpath: []))
+                let statuses = ensemble.status()
+                if !printTable(statuses) { throw ExitCode(1) }
+            } catch let error as CLIError {
+                printError("zkctl: \(error)")
+                throw ExitCode(1)
+            } catch let error as LocalEnsembleError {
+                printError("zkctl: \(error)")
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Down: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stop every member (SIGTERM, then SIGKILL after 10 s).",
+            discussion: "Exit status 0 also when the ensemble is already down or unknown.")
+
+        @Argument(help: "The Ensemble's metadata.name.")
+        var name: String
+
+        @OptionGroup var state: StateDirectoryOption
+
+        @Flag(help: "Also delete the ensemble's state directory (data, logs, configs).")
+        var purge = false
+
+        func run() throws {
+            do {
+                guard let layout = try LocalEnsembleLayout.loadRecord(name: name, stateDirectory: state.stateDir) else {
+                    say("\(notFound(name, state.stateDir)); nothing to stop")
+                    return
+                }
+                let ensemble = LocalEnsemble(layout: layout, installation: ZooKeeperInstallation(java: "", classpath: []))
+                let stopped = try ensemble.stopAll()
+                if stopped.isEmpty {
+                    say("'\(name)' is already down")
+                } else {
+                    say("stopped member\(stopped.count == 1 ? "" : "s") \(stopped.map(String.init).joined(separator: ", ")) of '\(name)'")
+                }
+                if purge {
+                    try ensemble.purge()
+                    say("deleted \(layout.ensembleDirectory)")
+                }
+            } catch {
+                printError("zkctl: \(error)")
+                throw ExitCode(1)
+            }
+        }
+    }
+}
+
+private func notFound(_ name: String, _ stateDirectory: String) -> String {
+    "no local ensemble '\(name)' in \(stateDirectory) (no \(LocalEnsembleLayout.recordPath(name: name, stateDirectory: stateDirectory)))"
+}
+
+/// Unbuffered, so progress shows at once even when stdout is a pipe.
+private func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+/// Prints the member table and the verdict line; returns whether the quorum is healthy.
+@discardableResult
+private func printTable(_ statuses: [LocalMemberStatus]) -> Bool {
+    var rows = [["MEMBER", "ADDRESS", "PROCESS", "MODE", "ZXID"]]
+    for status in statuses {
+        let process: String
+        switch status.process {
+        case .running(let pid): process = "running (\(pid))"
+        case .stopped: process = "stopped"
+        case .crashed(let pid): process = "crashed (\(pid))"
+        }
+        var mode = "-", zxid = "-"
+        switch status.server {
+        case .success(let server)?:
+            mode = server.mode.rawValue
+            zxid = "0x" + String(server.zxid, radix: 16)
+        case .failure(let error)?: mode = error.description
+        case nil: break
+        }
+        rows.append([String(status.member.id), status.member.clientEndpoint, process, mode, zxid])
+    }
+    let widths = (0..<4).map { column in rows.map { $0[column].count }.max() ?? 0 }
+    for row in rows {
+        var line = ""
+        for (column, cell) in row.enumerated() {
+            line += column < 4 ? cell.padding(toLength: widths[column] + 2, withPad: " ", startingAt: 0) : cell
+        }
+        say(line)
+    }
+    let running = statuses.filter { $0.process.isRunning }.count
+    let serving = statuses.filter { $0.mode == .leader || $0.mode == .follower || $0.mode == .observer }.count
+    switch LocalEnsemble.verdict(statuses) {
+    case .healthy(let leader) where running == statuses.count:
+        say("healthy: member \(leader) leads, \(serving) of \(statuses.count) members serving")
+        return true
+    case .healthy(let leader):
+        say("degraded: member \(leader) leads, \(serving) of \(statuses.count) members serving; `zkctl local up` starts the rest")
+        return false
+    case .nothingRunning:
+        say("down: no member is running")
+        return false
+    case .unhealthy(let reason):
+        say("unhealthy: \(reason)")
+        return false
+    }
+}

@@ -1,0 +1,204 @@
+import Foundation
+import NetCore
+import Testing
+@testable import ZooKeeperClient
+
+private func unique(_ prefix: String) -> String { "/\(prefix)-\(UInt32.random(in: 0...UInt32.max))" }
+
+private func options(session: Double = 10, request: Double = 15) -> ZooKeeperClient.Options {
+    var options = ZooKeeperClient.Options()
+    options.sessionTimeout = session
+    options.requestTimeout = request
+    options.connectTimeout = 20
+    return options
+}
+
+/// Against real ZooKeeper 3.8 ensembles, each on its own loopback block. Serialized: every
+/// test starts three JVMs, and the machine has two cores.
+@Suite("Client against a real ensemble", .serialized)
+struct EnsembleTests {
+    @Test func everyOperation() async throws {
+        let ensemble = try await TestEnsemble.start(block: "127.0.55")
+        defer { ensemble.stop() }
+        let client = try await ZooKeeperClient.connect(members: ensemble.members, options: options())
+        let other = try await ZooKeeperClient.connect(members: ensemble.members.reversed(), options: options())
+        #expect(client.sessionID != 0)
+        #expect(client.negotiatedSessionTimeout == 10_000)
+
+        let root = unique("ops")
+        #expect(try await client.create(root, data: Array("root".utf8)) == root)
+        let (data, stat) = try await client.getData(root)
+        #expect(data == Array("root".utf8))
+        #expect(stat.version == 0 && stat.ephemeralOwner == 0 && stat.dataLength == 4)
+        #expect(try await client.exists(root) == stat)
+        #expect(try await client.exists(root + "/missing") == nil)
+
+        #expect(try await client.create(root + "/p", mode: .persistent) == root + "/p")
+        #expect(try await client.create(root + "/e", mode: .ephemeral) == root + "/e")
+        let seq = try await client.create(root + "/s-", mode: .persistentSequential)
+        let eseq = try await client.create(root + "/es-", mode: .ephemeralSequential)
+        #expect(seq.hasPrefix(root + "/s-") && seq.count == (root + "/s-").count + 10)
+        #expect(eseq.hasPrefix(root + "/es-") && eseq != seq)
+        #expect(try await client.getData(root + "/e").stat.ephemeralOwner == client.sessionID)
+        #expect(Set(try await client.getChildren(root)) == ["p", "e", String(seq.split(separator: "/").last!), String(eseq.split(separator: "/").last!)])
+
+        // Versions: a stale version is BadVersion, for set and for delete.
+        let updated = try await client.setData(root + "/p", data: [1, 2, 3], version: 0)
+        #expect(updated.version == 1)
+        await #expect(throws: ZooKeeperError.badVersion) { try await client.setData(root + "/p", data: [4], version: 0) }
+        await #expect(throws: ZooKeeperError.badVersion) { try await client.delete(root + "/p", version: 0) }
+        #expect(try await client.getData(root + "/p").data == [1, 2, 3])
+        try await client.delete(root + "/p", version: 1)
+        #expect(try await client.exists(root + "/p") == nil)
+
+        await #expect(throws: ZooKeeperError.nodeExists) { try await client.create(root) }
+        await #expect(throws: ZooKeeperError.noNode) { _ = try await client.getData(root + "/p") }
+        await #expect(throws: ZooKeeperError.noNode) { try await client.create(root + "/no/parent") }
+        await #expect(throws: ZooKeeperError.notEmpty) { try await client.delete(root) }
+        await #expect(throws: ZooKeeperError.noChildrenForEphemerals) { try await client.create(root + "/e/child") }
+
+        // Another session through another member sees the writes after sync.
+        try await other.sync(root)
+        #expect(try await other.getData(root + "/s-" + seq.suffix(10)).stat.version == 0)
+
+        // A watch fires once when another session changes the node.
+        _ = try await client.getData(root, watch: true)
+        try await other.setData(root, data: [9])
+        var iterator = client.events.makeAsyncIterator()
+        var fired: WatchEvent?
+        while let event = await iterator.next() {
+            if event.kind == .nodeDataChanged { fired = event; break }
+        }
+        #expect(fired == WatchEvent(kind: .nodeDataChanged, state: KeeperState.syncConnected, path: root))
+
+        // Digest auth: a node only `alice` may read.
+        try await client.addDigestAuth(user: "alice", password: "pw")
+        let aliceOnly = [ACL(permissions: .all, scheme: "auth", id: "")]
+        try await client.create(root + "/secret", data: [7], acl: aliceOnly)
+        #expect(try await client.getData(root + "/secret").data == [7])
+        await #expect(throws: ZooKeeperError.noAuth) { _ = try await other.getData(root + "/secret") }
+        try await other.addDigestAuth(user: "alice", password: "pw")
+        #expect(try await other.getData(root + "/secret").data == [7])
+
+        // Large data near the server's 1 MiB jute.maxbuffer round-trips.
+        let big = (0..<1_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try await client.create(root + "/big", data: big)
+        #expect(try await other.getData(root + "/big").data == big)
+
+        let (config, _) = try await client.getConfig()
+        #expect(config.servers.map(\.id) == [1, 2, 3])
+        #expect(config.version > 0)
+
+        // Clean up (the ephemerals go with the session).
+        for child in try await client.getChildren(root) where !child.hasPrefix("e") {
+            try await client.delete(root + "/" + child)
+        }
+        await client.close()
+        try await other.sync(root)
+        #expect(try await other.getChildren(root).isEmpty)
+        try await other.delete(root)
+        await other.close()
+        #expect(client.state == .closed)
+        await #expect(throws: ZooKeeperError.closed) { _ = try await client.exists("/") }
+    }
+
+    @Test func ephemeralGoesWithItsSessionAndSessionsExpire() async throws {
+        let ensemble = try await TestEnsemble.start(block: "127.0.56")
+        defer { ensemble.stop() }
+        let observer = try await ZooKeeperClient.connect(members: ensemble.members, options: options())
+
+        // Closing a session removes its ephemeral nodes at once.
+        let owner = try await ZooKeeperClient.connect(members: ensemble.members, options: options())
+        let path = unique("eph")
+        try await owner.create(path, mode: .ephemeral)
+        try await observer.sync(path)
+        #expect(try await observer.exists(path)?.ephemeralOwner == owner.sessionID)
+        await owner.close()
+        try await observer.sync(path)
+        #expect(try await observer.exists(path) == nil)
+
+        // Expiry, made deterministic: a second client resumes the victim's session with its
+        // id and password and closes it; the victim then learns the session is gone.
+        let victim = try await ZooKeeperClient.connect(members: ensemble.members, options: options())
+        let victimPath = unique("victim")
+        try await victim.create(victimPath, mode: .ephemeral)
+        var resume = options()
+        resume.session = victim.credentials
+        let killer = try await ZooKeeperClient.connect(members: ensemble.members.reversed(), options: resume)
+        #expect(killer.sessionID == victim.sessionID)
+        await killer.close()
+        #expect(try await eventually(30) { victim.state == .expired })
+        await #expect(throws: ZooKeeperError.sessionExpired) { _ = try await victim.exists("/") }
+        try await observer.sync(victimPath)
+        #expect(try await observer.exists(victimPath) == nil)
+
+        // Resuming an expired session is refused with a typed error.
+        await #expect(throws: ZooKeeperError.sessionExpired) {
+            _ = try await ZooKeeperClient.connect(members: ensemble.members, options: resume)
+        }
+        await observer.close()
+    }
+
+    @Test func failoverKeepsTheSession() async throws {
+        let ensemble = try await TestEnsemble.start(block: "127.0.57")
+        defer { ensemble.stop() }
+        let client = try await ZooKeeperClient.connect(members: ensemble.members, options: options(session: 15))
+        let path = unique("failover")
+        try await client.create(path, data: [1], mode: .ephemeral)
+        let session = client.sessionID
+        let first = try #require(client.connectedMember)
+        let firstID = try #require(ensemble.members.firstIndex(of: first)) + 1
+
+        ensemble.stop(firstID)
+        #expect(try await eventually(30) {
+            if let now = client.connectedMember, now != first { return true }
+            return false
+        })
+        #expect(client.sessionID == session)
+        // The ephemeral node survived: same session, now through another member.
+        let (data, stat) = try await client.getData(path)
+        #expect(data == [1] && stat.ephemeralOwner == session)
+        try await client.setData(path, data: [2])
+        #expect(try await client.getData(path).data == [2])
+        await client.close()
+    }
+
+    @Test func reconfigRemoveThenAddConditionalOnVersion() async throws {
+        // reconfig needs ACL rights on /zookeeper/config (world:anyone has read only). The test
+        // grants them by making "super" (password ensemble-test) the superuser, rather than
+        // -Dzookeeper.skipACL=yes which would switch ACLs off for everything. The value is
+        // base64(sha1("super:ensemble-test")), ZooKeeper's digest format.
+        let ensemble = try await TestEnsemble.start(block: "127.0.58", jvmFlags: [
+            "-Dzookeeper.DigestAuthenticationProvider.superDigest=super:sr6qs+XCucCzJXiVIgYSCVOR7aY=",
+        ])
+        defer { ensemble.stop() }
+        // Remove a follower: removing the leader works too, but makes it step down and drop
+        // every connection mid-call, which is a different test.
+        let leader = try #require(ensemble.leader())
+        let victim = try #require([3, 2, 1].first { $0 != leader })
+        let stayers = (1...3).filter { $0 != victim }
+        let client = try await ZooKeeperClient.connect(members: stayers.map(ensemble.member), options: options())
+        try await client.sync("/zookeeper/config")
+        let (before, _) = try await client.getConfig()
+        #expect(before.servers.map(\.id) == [1, 2, 3])
+        let leaving = try #require(before.servers.first { $0.id == victim })
+
+        await #expect(throws: ZooKeeperError.noAuth) { try await client.reconfig(leaving: [victim], fromConfig: before.version) }
+        try await client.addDigestAuth(user: "super", password: "ensemble-test")
+
+        let removed = try await client.reconfig(leaving: [victim], fromConfig: before.version)
+        #expect(removed.servers.map(\.id) == stayers)
+        #expect(removed.version > before.version)
+        await #expect(throws: ZooKeeperError.badVersion) {
+            try await client.reconfig(joining: [leaving.line], fromConfig: before.version)
+        }
+        try await client.sync("/zookeeper/config")
+        #expect(try await client.getConfig().config == removed)
+
+        let added = try await client.reconfig(joining: [leaving.line], fromConfig: removed.version)
+        #expect(added.servers.map(\.id) == [1, 2, 3])
+        #expect(added.version > removed.version)
+        #expect(added.servers.first { $0.id == victim } == leaving)
+        await client.close()
+    }
+}
