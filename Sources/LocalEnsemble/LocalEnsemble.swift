@@ -224,7 +224,7 @@ public struct LocalEnsemble: Sendable {
 
     // MARK: Status
 
-    public func status(_ member: LocalMember, timeout: Double = 2) -> LocalMemberStatus {
+    public func status(_ member: LocalMember, timeout: Double = 5) -> LocalMemberStatus {
         let process = processState(member)
         var server: Result<ServerStatus, FourLetterWordError>?
         if process.isRunning {
@@ -237,7 +237,7 @@ public struct LocalEnsemble: Sendable {
         return LocalMemberStatus(member: member, process: process, server: server)
     }
 
-    public func status(timeout: Double = 2) -> [LocalMemberStatus] {
+    public func status(timeout: Double = 5) -> [LocalMemberStatus] {
         members.map { status($0, timeout: timeout) }
     }
 
@@ -281,7 +281,7 @@ public struct LocalEnsemble: Sendable {
         let started = Deadline.now
         var lastLine = ""
         while true {
-            let statuses = status(timeout: min(2, max(0.2, Double(deadline.remainingMilliseconds) / 1000)))
+            let statuses = status(timeout: min(5, max(0.5, Double(deadline.remainingMilliseconds) / 1000)))
             switch Self.verdict(statuses) {
             case .healthy: return statuses
             case .nothingRunning: throw .noMemberRunning(ensemble: layout.name)
@@ -304,7 +304,7 @@ public struct LocalEnsemble: Sendable {
         let started = Deadline.now
         var lastLine = ""
         while true {
-            let statuses = status(timeout: min(2, max(0.2, Double(deadline.remainingMilliseconds) / 1000)))
+            let statuses = status(timeout: min(5, max(0.5, Double(deadline.remainingMilliseconds) / 1000)))
             switch Self.verdict(statuses) {
             case .healthy: return statuses
             case .nothingRunning: throw .noMemberRunning(ensemble: layout.name)

@@ -200,7 +200,8 @@ struct LocalEnsembleTests {
             #expect(text.contains("INFO"))
             #expect(!text.contains("member 2 (") || text.contains("member 2 (127.0.10.2:12181): stopped"))
         }
-        #expect(Double(Deadline.now.nanoseconds - started.nanoseconds) / 1e9 < 30)
+        // Generous: on a loaded 2-core machine the cooperative pool may resume this test late.
+        #expect(Double(Deadline.now.nanoseconds - started.nanoseconds) / 1e9 < 120)
         #expect(!lines.withLock { $0 }.isEmpty)
     }
 

@@ -55,26 +55,26 @@ import Glibc
 
         for round in 1...2 {
             let first = try local(up)
-            #expect(first.status == 0, "round \(round): \(first.stderr)")
-            #expect(first.stdout.contains("started members 1, 2, 3 of 'zk-local'"))
-            #expect(first.stdout.contains("MEMBER  ADDRESS"))
-            #expect(first.stdout.contains("healthy: member "))
-            #expect(first.stdout.contains("3 of 3 members serving"))
+            #expect(first.status == 0, "round \(round): \(first.stdout)\(first.stderr)")
+            #expect(first.stdout.contains("started members 1, 2, 3 of 'zk-local'"), "\(first.stdout)\(first.stderr)")
+            #expect(first.stdout.contains("MEMBER  ADDRESS"), "\(first.stdout)\(first.stderr)")
+            #expect(first.stdout.contains("healthy: member "), "\(first.stdout)\(first.stderr)")
+            #expect(first.stdout.contains("3 of 3 members serving"), "\(first.stdout)\(first.stderr)")
             let started = pids(state)
             #expect(started.count == 3)
             #expect(started.values.allSatisfy { serverRuns($0, state) })
 
             // Already up: reported, nothing restarted.
             let again = try local(up)
-            #expect(again.status == 0, "\(again.stderr)")
-            #expect(again.stdout.contains("'zk-local' is already up; nothing changed."))
+            #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
+            #expect(again.stdout.contains("'zk-local' is already up; nothing changed."), "\(again.stdout)\(again.stderr)")
             #expect(pids(state) == started)
 
             let status = try local(["status", "zk-local", "--state-dir", state])
-            #expect(status.status == 0)
+            #expect(status.status == 0, "\(status.stdout)\(status.stderr)")
             #expect(status.stdout.components(separatedBy: " leader ").count - 1 == 1, "\(status.stdout)")
             #expect(status.stdout.components(separatedBy: " follower ").count - 1 == 2, "\(status.stdout)")
-            #expect(status.stdout.contains("127.0.9.2:2181"))
+            #expect(status.stdout.contains("127.0.9.2:2181"), "\(status.stdout)\(status.stderr)")
 
             if round == 1 {
                 // A member that dies is shown as crashed, and `up` restarts only it.
@@ -84,13 +84,13 @@ import Glibc
                     let result = try local(["status", "zk-local", "--state-dir", state])
                     return result.stdout.contains("crashed (\(victim))") ? result : nil
                 }
-                #expect(crashed.status == 1)
-                #expect(crashed.stdout.contains("unhealthy: member 2 crashed"))
+                #expect(crashed.status == 1, "\(crashed.stdout)\(crashed.stderr)")
+                #expect(crashed.stdout.contains("unhealthy: member 2 crashed"), "\(crashed.stdout)\(crashed.stderr)")
 
                 let repair = try local(up)
-                #expect(repair.status == 0, "\(repair.stderr)")
-                #expect(repair.stdout.contains("member 2 crashed (pid \(victim) is gone); restarting it"))
-                #expect(repair.stdout.contains("started member 2 of 'zk-local'"))
+                #expect(repair.status == 0, "\(repair.stdout)\(repair.stderr)")
+                #expect(repair.stdout.contains("member 2 crashed (pid \(victim) is gone); restarting it"), "\(repair.stdout)\(repair.stderr)")
+                #expect(repair.stdout.contains("started member 2 of 'zk-local'"), "\(repair.stdout)\(repair.stderr)")
                 let after = pids(state)
                 #expect(after[1] == started[1] && after[3] == started[3])
                 #expect(after[2] != victim)
@@ -98,14 +98,14 @@ import Glibc
 
             let running = pids(state)
             let down = try local(["down", "zk-local", "--state-dir", state], timeout: 60)
-            #expect(down.status == 0)
-            #expect(down.stdout.contains("stopped members 1, 2, 3 of 'zk-local'"))
+            #expect(down.status == 0, "\(down.stdout)\(down.stderr)")
+            #expect(down.stdout.contains("stopped members 1, 2, 3 of 'zk-local'"), "\(down.stdout)\(down.stderr)")
             #expect(running.values.allSatisfy { !serverRuns($0, state) })
             #expect(pids(state).isEmpty)
 
             let downAgain = try local(["down", "zk-local", "--state-dir", state, "--purge"], timeout: 60)
-            #expect(downAgain.status == 0)
-            #expect(downAgain.stdout.contains("'zk-local' is already down"))
+            #expect(downAgain.status == 0, "\(downAgain.stdout)\(downAgain.stderr)")
+            #expect(downAgain.stdout.contains("'zk-local' is already down"), "\(downAgain.stdout)\(downAgain.stderr)")
             #expect(!FileManager.default.fileExists(atPath: state + "/zk-local"))
         }
     }
@@ -132,11 +132,11 @@ import Glibc
         defer { try? FileManager.default.removeItem(at: directory) }
         let state = directory.path
         let status = try local(["status", "nope", "--state-dir", state])
-        #expect(status.status == 1)
-        #expect(status.stderr.contains("no local ensemble 'nope' in \(state)"))
+        #expect(status.status == 1, "\(status.stdout)\(status.stderr)")
+        #expect(status.stderr.contains("no local ensemble 'nope' in \(state)"), "\(status.stdout)\(status.stderr)")
         let down = try local(["down", "nope", "--state-dir", state])
-        #expect(down.status == 0)
-        #expect(down.stdout.contains("nothing to stop"))
+        #expect(down.status == 0, "\(down.stdout)\(down.stderr)")
+        #expect(down.stdout.contains("nothing to stop"), "\(down.stdout)\(down.stderr)")
     }
 }
 
