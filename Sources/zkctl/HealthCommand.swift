@@ -172,8 +172,11 @@ enum HealthTable {
         return String(version.split(separator: "-").first ?? Substring(version))
     }
 
+    /// Milliseconds as ZooKeeper reports them, at most one decimal ("4.3", not "4.3333").
     static func number(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+        let tenths = (value * 10).rounded()
+        if tenths == (tenths / 10).rounded() * 10, abs(value) < 1e15 { return String(Int(tenths / 10)) }
+        return String(format: "%.1f", value)
     }
 }
 
