@@ -278,22 +278,10 @@ public struct LocalEnsemble: Sendable {
     /// carries each member's state and the log tail of every member that was not healthy.
     @discardableResult
     public func waitForQuorum(deadline: Deadline, progress: (String) -> Void = { _ in }) throws(LocalEnsembleError) -> [LocalMemberStatus] {
-        let started = Deadline.now
-        var lastLine = ""
+        var wait = QuorumWait(deadline: deadline)
         while true {
-            let statuses = status(timeout: min(5, max(0.5, Double(deadline.remainingMilliseconds) / 1000)))
-            switch Self.verdict(statuses) {
-            case .healthy: return statuses
-            case .nothingRunning: throw .noMemberRunning(ensemble: layout.name)
-            case .unhealthy:
-                let line = Self.progressLine(statuses)
-                if line != lastLine {
-                    progress(line)
-                    lastLine = line
-                }
-                if deadline.hasPassed { throw quorumTimeout(statuses, since: started) }
-                usleep(250_000)
-            }
+            if let statuses = try poll(&wait, progress: progress) { return statuses }
+            usleep(250_000)
         }
     }
 
@@ -301,22 +289,37 @@ public struct LocalEnsemble: Sendable {
     /// Swift's cooperative pool (tests run many of these in parallel on few cores).
     @discardableResult
     public func waitForQuorum(deadline: Deadline, progress: (String) -> Void = { _ in }) async throws(LocalEnsembleError) -> [LocalMemberStatus] {
+        var wait = QuorumWait(deadline: deadline)
+        while true {
+            if let statuses = try poll(&wait, progress: progress) { return statuses }
+            do { try await Task.sleep(nanoseconds: 250_000_000) } catch { throw quorumTimeout(wait.lastStatuses, since: wait.started) }
+        }
+    }
+
+    /// What one `waitForQuorum` has seen so far.
+    private struct QuorumWait {
+        let deadline: Deadline
         let started = Deadline.now
         var lastLine = ""
-        while true {
-            let statuses = status(timeout: min(5, max(0.5, Double(deadline.remainingMilliseconds) / 1000)))
-            switch Self.verdict(statuses) {
-            case .healthy: return statuses
-            case .nothingRunning: throw .noMemberRunning(ensemble: layout.name)
-            case .unhealthy:
-                let line = Self.progressLine(statuses)
-                if line != lastLine {
-                    progress(line)
-                    lastLine = line
-                }
-                if deadline.hasPassed { throw quorumTimeout(statuses, since: started) }
-                do { try await Task.sleep(nanoseconds: 250_000_000) } catch { throw quorumTimeout(statuses, since: started) }
+        var lastStatuses: [LocalMemberStatus] = []
+    }
+
+    /// One round of `waitForQuorum`: the statuses once the quorum is healthy, nil to poll
+    /// again; throws when nothing runs or the deadline has passed.
+    private func poll(_ wait: inout QuorumWait, progress: (String) -> Void) throws(LocalEnsembleError) -> [LocalMemberStatus]? {
+        let statuses = status(timeout: min(5, max(0.5, Double(wait.deadline.remainingMilliseconds) / 1000)))
+        wait.lastStatuses = statuses
+        switch Self.verdict(statuses) {
+        case .healthy: return statuses
+        case .nothingRunning: throw .noMemberRunning(ensemble: layout.name)
+        case .unhealthy:
+            let line = Self.progressLine(statuses)
+            if line != wait.lastLine {
+                progress(line)
+                wait.lastLine = line
             }
+            if wait.deadline.hasPassed { throw quorumTimeout(statuses, since: wait.started) }
+            return nil
         }
     }
 

@@ -24,6 +24,8 @@ public final class ZooKeeperTestEnsemble: Sendable {
     public var clientPort: Int { layout.clientPort }
     /// "127.X.Y.1:2181,127.X.Y.2:2181,..."
     public var connectString: String { layout.connectString }
+    /// "127.X.Y.N:2181" per member, member id = index + 1.
+    public var clientEndpoints: [String] { members.map(\.clientEndpoint) }
 
     init(ensemble: LocalEnsemble, stateDirectory: String) {
         self.ensemble = ensemble
@@ -32,9 +34,11 @@ public final class ZooKeeperTestEnsemble: Sendable {
 
     /// Allocates an address block and a temp state dir, starts every member and waits for a
     /// quorum (one leader, the rest followers). On any failure everything started is stopped.
+    /// `extraJVMOptions` follow LocalEnsemble's defaults on every member's command line
+    /// (e.g. a `-D` system property a test needs).
     public static func start(
-        members: Int = 3, settings: ZooKeeperSettings = ZooKeeperSettings(), quorumTimeout: Double = 60,
-        progress: @Sendable (String) -> Void = { _ in }
+        members: Int = 3, settings: ZooKeeperSettings = ZooKeeperSettings(), extraJVMOptions: [String] = [],
+        quorumTimeout: Double = 60, progress: @Sendable (String) -> Void = { _ in }
     ) async throws -> ZooKeeperTestEnsemble {
         let installation = try ZooKeeperInstallation.locate()
         var attempt = 0
@@ -44,7 +48,9 @@ public final class ZooKeeperTestEnsemble: Sendable {
             let directory = try TestAddressBlocks.makeStateDirectory()
             let layout = try LocalEnsembleLayout(
                 name: "test", members: members, baseAddress: block, settings: settings, stateDirectory: directory)
-            let testEnsemble = ZooKeeperTestEnsemble(ensemble: LocalEnsemble(layout: layout, installation: installation), stateDirectory: directory)
+            var ensemble = LocalEnsemble(layout: layout, installation: installation)
+            ensemble.jvmOptions += extraJVMOptions
+            let testEnsemble = ZooKeeperTestEnsemble(ensemble: ensemble, stateDirectory: directory)
             do {
                 try testEnsemble.ensemble.startAll()
                 try await testEnsemble.ensemble.waitForQuorum(deadline: .after(seconds: quorumTimeout), progress: progress)
@@ -113,10 +119,11 @@ public final class ZooKeeperTestEnsemble: Sendable {
 
 /// Runs `body` with a started ensemble and stops it afterwards, also when `body` throws.
 public func withZooKeeperEnsemble<T>(
-    members: Int = 3, settings: ZooKeeperSettings = ZooKeeperSettings(), quorumTimeout: Double = 60,
-    _ body: (ZooKeeperTestEnsemble) async throws -> T
+    members: Int = 3, settings: ZooKeeperSettings = ZooKeeperSettings(), extraJVMOptions: [String] = [],
+    quorumTimeout: Double = 60, _ body: (ZooKeeperTestEnsemble) async throws -> T
 ) async throws -> T {
-    let ensemble = try await ZooKeeperTestEnsemble.start(members: members, settings: settings, quorumTimeout: quorumTimeout)
+    let ensemble = try await ZooKeeperTestEnsemble.start(
+        members: members, settings: settings, extraJVMOptions: extraJVMOptions, quorumTimeout: quorumTimeout)
     defer { ensemble.stop() }
     return try await body(ensemble)
 }

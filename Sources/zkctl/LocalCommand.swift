@@ -57,15 +57,7 @@ extension Local {
         }
 
         func run() throws {
-            do {
-                try up()
-            } catch let error as CLIError {
-                printError("zkctl: \(error)")
-                throw ExitCode(1)
-            } catch let error as LocalEnsembleError {
-                printError("zkctl: \(error)")
-                throw ExitCode(1)
-            }
+            try exitOnReportedError { try up() }
         }
 
         private func up() throws {
@@ -158,26 +150,12 @@ extension Local {
             abstract: "Show each member's process, mode and zxid, and whether the quorum is healthy.",
             discussion: "Exit status: 0 healthy, 1 unhealthy, down or unknown.")
 
-        @Argument(help: "The Ensemble's metadata.name.")
-        var name: String
-
-        @OptionGroup var state: StateDirectoryOption
+        @OptionGroup var recorded: RecordedEnsemble
 
         func run() throws {
-            do {
-                guard let layout = try LocalEnsembleLayout.loadRecord(name: name, stateDirectory: state.stateDir) else {
-                    throw CLIError(notFound(name, state.stateDir))
-                }
-                // Status only reads pid files and asks members; it never needs java.
-                let ensemble = LocalEnsemble(layout: layout, installation: ZooKeeperInstallation(java: "", classpath: []))
-                let statuses = ensemble.status()
-                if !printTable(statuses) { throw ExitCode(1) }
-            } catch let error as CLIError {
-                printError("zkctl: \(error)")
-                throw ExitCode(1)
-            } catch let error as LocalEnsembleError {
-                printError("zkctl: \(error)")
-                throw ExitCode(1)
+            try exitOnReportedError {
+                guard let ensemble = try recorded.load() else { throw CLIError(recorded.notFound) }
+                if !printTable(ensemble.status()) { throw ExitCode(1) }
             }
         }
     }
@@ -187,21 +165,18 @@ extension Local {
             abstract: "Stop every member (SIGTERM, then SIGKILL after 10 s).",
             discussion: "Exit status 0 also when the ensemble is already down or unknown.")
 
-        @Argument(help: "The Ensemble's metadata.name.")
-        var name: String
-
-        @OptionGroup var state: StateDirectoryOption
+        @OptionGroup var recorded: RecordedEnsemble
 
         @Flag(help: "Also delete the ensemble's state directory (data, logs, configs).")
         var purge = false
 
         func run() throws {
-            do {
-                guard let layout = try LocalEnsembleLayout.loadRecord(name: name, stateDirectory: state.stateDir) else {
-                    say("\(notFound(name, state.stateDir)); nothing to stop")
+            try exitOnReportedError {
+                let name = recorded.name
+                guard let ensemble = try recorded.load() else {
+                    say("\(recorded.notFound); nothing to stop")
                     return
                 }
-                let ensemble = LocalEnsemble(layout: layout, installation: ZooKeeperInstallation(java: "", classpath: []))
                 let stopped = try ensemble.stopAll()
                 if stopped.isEmpty {
                     say("'\(name)' is already down")
@@ -210,18 +185,33 @@ extension Local {
                 }
                 if purge {
                     try ensemble.purge()
-                    say("deleted \(layout.ensembleDirectory)")
+                    say("deleted \(ensemble.layout.ensembleDirectory)")
                 }
-            } catch {
-                printError("zkctl: \(error)")
-                throw ExitCode(1)
             }
         }
     }
 }
 
-private func notFound(_ name: String, _ stateDirectory: String) -> String {
-    "no local ensemble '\(name)' in \(stateDirectory) (no \(LocalEnsembleLayout.recordPath(name: name, stateDirectory: stateDirectory)))"
+extension LocalEnsembleError: ReportedError {}
+
+/// The name and state directory of an ensemble `zkctl local up` started: what status and
+/// down need to find it again.
+struct RecordedEnsemble: ParsableArguments {
+    @Argument(help: "The Ensemble's metadata.name.")
+    var name: String
+
+    @OptionGroup var state: StateDirectoryOption
+
+    /// The ensemble from its record; nil when there is none. Status and down only read pid
+    /// files, signal and ask members; they never need java, so none is looked for.
+    func load() throws(LocalEnsembleError) -> LocalEnsemble? {
+        guard let layout = try LocalEnsembleLayout.loadRecord(name: name, stateDirectory: state.stateDir) else { return nil }
+        return LocalEnsemble(layout: layout, installation: ZooKeeperInstallation(java: "", classpath: []))
+    }
+
+    var notFound: String {
+        "no local ensemble '\(name)' in \(state.stateDir) (no \(LocalEnsembleLayout.recordPath(name: name, stateDirectory: state.stateDir)))"
+    }
 }
 
 /// Unbuffered, so progress shows at once even when stdout is a pipe.

@@ -48,9 +48,23 @@ struct ResourceInput: ParsableArguments {
     }
 }
 
-struct CLIError: Error, CustomStringConvertible {
+/// An error the CLI reports as one "zkctl: <error>" line and exit status 1 (see
+/// `exitOnReportedError`); other errors, such as ArgumentParser's ExitCode, pass through.
+protocol ReportedError: Error, CustomStringConvertible {}
+
+struct CLIError: ReportedError {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Runs `body`; a ReportedError is printed as "zkctl: <error>" and ends the command with exit status 1.
+func exitOnReportedError(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as any ReportedError {
+        printError("zkctl: \(error)")
+        throw ExitCode(1)
+    }
 }
 
 func printError(_ text: String) {
@@ -80,16 +94,13 @@ struct Render: ParsableCommand {
     var probeImage: String = Defaults.probeImage
 
     func run() throws {
-        do {
+        try exitOnReportedError {
             let ensembles = try input.loadValid()
             let objects = ensembles.flatMap { Rendering.render($0, options: RenderOptions(probeImage: probeImage)) }
             switch output {
             case .yaml: print(Emit.yamlDocuments(objects), terminator: "")
             case .json: print(Emit.json(["apiVersion": "v1", "kind": "List", "items": .array(objects)]), terminator: "")
             }
-        } catch let error as CLIError {
-            printError("zkctl: \(error)")
-            throw ExitCode(1)
         }
     }
 }
@@ -102,13 +113,10 @@ struct Validate: ParsableCommand {
     @OptionGroup var input: ResourceInput
 
     func run() throws {
-        do {
+        try exitOnReportedError {
             let ensembles = try input.loadValid()
             let names = ensembles.map { "\($0.metadata.namespace)/\($0.metadata.name)" }.joined(separator: ", ")
             print("valid: \(names)")
-        } catch let error as CLIError {
-            printError("zkctl: \(error)")
-            throw ExitCode(1)
         }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import NetCore
 import Testing
 @testable import ZooKeeperClient
+import ZooKeeperTestSupport
 
 struct ProcessResult {
     var status: Int32
@@ -11,7 +12,16 @@ struct ProcessResult {
 }
 
 /// Runs a program to completion (killed after `timeout` seconds), capturing its output.
-func runProcess(_ executable: String, _ arguments: [String], timeout: Double) throws -> ProcessResult {
+/// The waiting happens on a thread of its own, not on one of Swift's few cooperative threads.
+func runProcess(_ executable: String, _ arguments: [String], timeout: Double) async throws -> ProcessResult {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try runProcessBlocking(executable, arguments, timeout: timeout) })
+        }
+    }
+}
+
+private func runProcessBlocking(_ executable: String, _ arguments: [String], timeout: Double) throws -> ProcessResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -35,8 +45,8 @@ func runProcess(_ executable: String, _ arguments: [String], timeout: Double) th
                          seconds: Double(Deadline.now.nanoseconds - start.nanoseconds) / 1e9)
 }
 
-private func kazoo(_ script: String, _ arguments: [String]) throws -> String {
-    let result = try runProcess("/usr/bin/env", ["python3", "-c", script] + arguments, timeout: 60)
+private func kazoo(_ script: String, _ arguments: [String]) async throws -> String {
+    let result = try await runProcess("/usr/bin/env", ["python3", "-c", script] + arguments, timeout: 60)
     guard result.status == 0 else {
         throw ZooKeeperError.invalidArgument("kazoo script failed (\(result.status)): \(result.stderr)")
     }
@@ -71,10 +81,10 @@ zk.stop()
 @Suite("Cross-check with kazoo", .serialized)
 struct CrossCheckTests {
     @Test func oursAndKazooReadEachOthersWrites() async throws {
-        let ensemble = try await TestEnsemble.start(block: "127.0.59")
+        let ensemble = try await ZooKeeperTestEnsemble.start()
         defer { ensemble.stop() }
-        let hosts = ensemble.members.joined(separator: ",")
-        let client = try await ZooKeeperClient.connect(members: ensemble.members)
+        let hosts = ensemble.clientEndpoints.joined(separator: ",")
+        let client = try await ZooKeeperClient.connect(members: ensemble.clientEndpoints)
         let base = "/cross-\(UInt32.random(in: 0...UInt32.max))"
         try await client.create(base)
 
@@ -83,13 +93,13 @@ struct CrossCheckTests {
         let unicodePath = base + "/ünïcødé-路径-✓"
         try await client.create(base + "/binary", data: allBytes)
         try await client.create(unicodePath, data: Array("héllo".utf8))
-        let lines = try kazoo(kazooRead, [hosts, base + "/binary", unicodePath]).split(separator: "\n").map(String.init)
+        let lines = try await kazoo(kazooRead, [hosts, base + "/binary", unicodePath]).split(separator: "\n").map(String.init)
         #expect(lines == [allBytes.map { String(format: "%02x", $0) }.joined(), Array("héllo".utf8).map { String(format: "%02x", $0) }.joined()])
 
         // Kazoo writes, ours reads.
         let kazooBinary = base + "/from-kazoo/bin"
         let kazooUnicode = base + "/from-kazoo/节点-ü"
-        let children = try kazoo(kazooWrite, [hosts, kazooBinary, kazooUnicode]).trimmingCharacters(in: .newlines)
+        let children = try await kazoo(kazooWrite, [hosts, kazooBinary, kazooUnicode]).trimmingCharacters(in: .newlines)
         #expect(children == ["bin", "节点-ü"].sorted().joined(separator: ","))
         try await client.sync(base)
         #expect(try await client.getData(kazooBinary).data == Array(allBytes.reversed()))
@@ -110,11 +120,11 @@ struct ZkctlTests {
     @Test func smokePassesThenFailsClearlyWithoutAMajority() async throws {
         let zkctl = Self.zkctl
         try #require(FileManager.default.isExecutableFile(atPath: zkctl), "build zkctl first: \(zkctl) is missing")
-        let ensemble = try await TestEnsemble.start(block: "127.0.60")
+        let ensemble = try await ZooKeeperTestEnsemble.start()
         defer { ensemble.stop() }
-        let members = ensemble.members.joined(separator: ",")
+        let members = ensemble.clientEndpoints.joined(separator: ",")
 
-        let ok = try runProcess(zkctl, ["smoke", "--members", members], timeout: 60)
+        let ok = try await runProcess(zkctl, ["smoke", "--members", members], timeout: 60)
         #expect(ok.status == 0, "stdout: \(ok.stdout) stderr: \(ok.stderr)")
         #expect(ok.stdout.contains("smoke OK"))
         for step in ["connect (writer)", "create via", "sync via", "get via", "delete via", "exists via"] {
@@ -123,23 +133,24 @@ struct ZkctlTests {
 
         // The data commands round-trip through the same CLI.
         let path = "/zkctl-cli-\(UInt32.random(in: 0...UInt32.max))"
-        #expect(try runProcess(zkctl, ["create", path, "v1", "--members", members], timeout: 30).stdout == path + "\n")
-        #expect(try runProcess(zkctl, ["get", path, "--members", members], timeout: 30).stdout == "v1")
-        let stale = try runProcess(zkctl, ["set", path, "v2", "--version", "7", "--members", members], timeout: 30)
+        #expect(try await runProcess(zkctl, ["create", path, "v1", "--members", members], timeout: 30).stdout == path + "\n")
+        #expect(try await runProcess(zkctl, ["get", path, "--members", members], timeout: 30).stdout == "v1")
+        let stale = try await runProcess(zkctl, ["set", path, "v2", "--version", "7", "--members", members], timeout: 30)
         #expect(stale.status != 0 && stale.stderr.contains("version mismatch"))
-        #expect(try runProcess(zkctl, ["set", path, "v2", "--version", "0", "--members", members], timeout: 30).stdout == "version = 1\n")
-        #expect(try runProcess(zkctl, ["ls", "/", "--members", members], timeout: 30).stdout.contains(String(path.dropFirst()) + "\n"))
-        let config = try runProcess(zkctl, ["config", "--members", members], timeout: 30)
-        #expect(config.stdout.contains("server.3=127.0.60.3:2888:3888:participant;127.0.60.3:2181"))
+        #expect(try await runProcess(zkctl, ["set", path, "v2", "--version", "0", "--members", members], timeout: 30).stdout == "version = 1\n")
+        #expect(try await runProcess(zkctl, ["ls", "/", "--members", members], timeout: 30).stdout.contains(String(path.dropFirst()) + "\n"))
+        let config = try await runProcess(zkctl, ["config", "--members", members], timeout: 30)
+        let third = ensemble.addresses[2]
+        #expect(config.stdout.contains("server.3=\(third):2888:3888:participant;\(third):2181"))
         #expect(config.stdout.contains("version="))
-        #expect(try runProcess(zkctl, ["delete", path, "--version", "1", "--members", members], timeout: 30).status == 0)
-        let gone = try runProcess(zkctl, ["get", path, "--members", members], timeout: 30)
+        #expect(try await runProcess(zkctl, ["delete", path, "--version", "1", "--members", members], timeout: 30).status == 0)
+        let gone = try await runProcess(zkctl, ["get", path, "--members", members], timeout: 30)
         #expect(gone.status != 0 && gone.stderr.contains("no such node"))
 
         // Without a majority the smoke must fail, say why, and not hang.
-        ensemble.stop(2)
-        ensemble.stop(3)
-        let failed = try runProcess(zkctl, ["smoke", "--members", members, "--timeout", "5"], timeout: 60)
+        try ensemble.stopMember(2)
+        try ensemble.stopMember(3)
+        let failed = try await runProcess(zkctl, ["smoke", "--members", members, "--timeout", "5"], timeout: 60)
         #expect(failed.status != 0)
         #expect(failed.seconds < 30, "took \(failed.seconds) s")
         #expect(failed.stderr.contains("smoke FAILED at step 'connect (writer)'"), "stderr: \(failed.stderr)")

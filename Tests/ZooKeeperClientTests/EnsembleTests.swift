@@ -2,6 +2,7 @@ import Foundation
 import NetCore
 import Testing
 @testable import ZooKeeperClient
+import ZooKeeperTestSupport
 
 private func unique(_ prefix: String) -> String { "/\(prefix)-\(UInt32.random(in: 0...UInt32.max))" }
 
@@ -13,15 +14,25 @@ private func options(session: Double = 10, request: Double = 15) -> ZooKeeperCli
     return options
 }
 
+/// Polls `condition` until it holds or `timeout` passes.
+private func eventually(_ timeout: Double, _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = Deadline.after(seconds: timeout)
+    while !deadline.hasPassed {
+        if try await condition() { return true }
+        try await Task.sleep(nanoseconds: 100_000_000)
+    }
+    return try await condition()
+}
+
 /// Against real ZooKeeper 3.8 ensembles, each on its own loopback block. Serialized: every
 /// test starts three JVMs, and the machine has two cores.
 @Suite("Client against a real ensemble", .serialized)
 struct EnsembleTests {
     @Test func everyOperation() async throws {
-        let ensemble = try await TestEnsemble.start(block: "127.0.55")
+        let ensemble = try await ZooKeeperTestEnsemble.start()
         defer { ensemble.stop() }
-        let client = try await ZooKeeperClient.connect(members: ensemble.members, options: options())
-        let other = try await ZooKeeperClient.connect(members: ensemble.members.reversed(), options: options())
+        let client = try await ZooKeeperClient.connect(members: ensemble.clientEndpoints, options: options())
+        let other = try await ZooKeeperClient.connect(members: ensemble.clientEndpoints.reversed(), options: options())
         #expect(client.sessionID != 0)
         #expect(client.negotiatedSessionTimeout == 10_000)
 
@@ -103,12 +114,12 @@ struct EnsembleTests {
     }
 
     @Test func ephemeralGoesWithItsSessionAndSessionsExpire() async throws {
-        let ensemble = try await TestEnsemble.start(block: "127.0.56")
+        let ensemble = try await ZooKeeperTestEnsemble.start()
         defer { ensemble.stop() }
-        let observer = try await ZooKeeperClient.connect(members: ensemble.members, options: options())
+        let observer = try await ZooKeeperClient.connect(members: ensemble.clientEndpoints, options: options())
 
         // Closing a session removes its ephemeral nodes at once.
-        let owner = try await ZooKeeperClient.connect(members: ensemble.members, options: options())
+        let owner = try await ZooKeeperClient.connect(members: ensemble.clientEndpoints, options: options())
         let path = unique("eph")
         try await owner.create(path, mode: .ephemeral)
         try await observer.sync(path)
@@ -119,12 +130,12 @@ struct EnsembleTests {
 
         // Expiry, made deterministic: a second client resumes the victim's session with its
         // id and password and closes it; the victim then learns the session is gone.
-        let victim = try await ZooKeeperClient.connect(members: ensemble.members, options: options())
+        let victim = try await ZooKeeperClient.connect(members: ensemble.clientEndpoints, options: options())
         let victimPath = unique("victim")
         try await victim.create(victimPath, mode: .ephemeral)
         var resume = options()
         resume.session = victim.credentials
-        let killer = try await ZooKeeperClient.connect(members: ensemble.members.reversed(), options: resume)
+        let killer = try await ZooKeeperClient.connect(members: ensemble.clientEndpoints.reversed(), options: resume)
         #expect(killer.sessionID == victim.sessionID)
         await killer.close()
         #expect(try await eventually(30) { victim.state == .expired })
@@ -134,22 +145,22 @@ struct EnsembleTests {
 
         // Resuming an expired session is refused with a typed error.
         await #expect(throws: ZooKeeperError.sessionExpired) {
-            _ = try await ZooKeeperClient.connect(members: ensemble.members, options: resume)
+            _ = try await ZooKeeperClient.connect(members: ensemble.clientEndpoints, options: resume)
         }
         await observer.close()
     }
 
     @Test func failoverKeepsTheSession() async throws {
-        let ensemble = try await TestEnsemble.start(block: "127.0.57")
+        let ensemble = try await ZooKeeperTestEnsemble.start()
         defer { ensemble.stop() }
-        let client = try await ZooKeeperClient.connect(members: ensemble.members, options: options(session: 15))
+        let client = try await ZooKeeperClient.connect(members: ensemble.clientEndpoints, options: options(session: 15))
         let path = unique("failover")
         try await client.create(path, data: [1], mode: .ephemeral)
         let session = client.sessionID
         let first = try #require(client.connectedMember)
-        let firstID = try #require(ensemble.members.firstIndex(of: first)) + 1
+        let firstID = try #require(ensemble.clientEndpoints.firstIndex(of: first)) + 1
 
-        ensemble.stop(firstID)
+        try ensemble.stopMember(firstID)
         #expect(try await eventually(30) {
             if let now = client.connectedMember, now != first { return true }
             return false
@@ -168,16 +179,16 @@ struct EnsembleTests {
         // grants them by making "super" (password ensemble-test) the superuser, rather than
         // -Dzookeeper.skipACL=yes which would switch ACLs off for everything. The value is
         // base64(sha1("super:ensemble-test")), ZooKeeper's digest format.
-        let ensemble = try await TestEnsemble.start(block: "127.0.58", jvmFlags: [
+        let ensemble = try await ZooKeeperTestEnsemble.start(extraJVMOptions: [
             "-Dzookeeper.DigestAuthenticationProvider.superDigest=super:sr6qs+XCucCzJXiVIgYSCVOR7aY=",
         ])
         defer { ensemble.stop() }
         // Remove a follower: removing the leader works too, but makes it step down and drop
         // every connection mid-call, which is a different test.
-        let leader = try #require(ensemble.leader())
+        let leader = try #require(ensemble.leaderID())
         let victim = try #require([3, 2, 1].first { $0 != leader })
         let stayers = (1...3).filter { $0 != victim }
-        let client = try await ZooKeeperClient.connect(members: stayers.map(ensemble.member), options: options())
+        let client = try await ZooKeeperClient.connect(members: stayers.map { ensemble.clientEndpoints[$0 - 1] }, options: options())
         try await client.sync("/zookeeper/config")
         let (before, _) = try await client.getConfig()
         #expect(before.servers.map(\.id) == [1, 2, 3])
