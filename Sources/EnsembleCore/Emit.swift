@@ -67,8 +67,21 @@ public enum Emit {
 
     private static func isBlockLiteralCandidate(_ text: String) -> Bool {
         guard text.contains("\n"), !text.hasPrefix(" "), !text.hasSuffix("\n\n") else { return false }
-        return text.unicodeScalars.allSatisfy { $0 == "\n" || ($0.value >= 0x20 && $0.value != 0x7F) }
+        return text.unicodeScalars.allSatisfy { $0 == "\n" || isSafeLiteral($0) }
             && !text.split(separator: "\n").contains { $0.hasSuffix(" ") }
+    }
+
+    /// Characters every YAML parser reads back as themselves inside a literal: YAML's printable
+    /// set without the ones YAML 1.1 parsers (kubectl's among them) take as line breaks
+    /// (U+0085, U+2028, U+2029) and without the byte-order mark.
+    static func isSafeLiteral(_ c: Unicode.Scalar) -> Bool {
+        switch c.value {
+        case 0x20...0x7E: return true
+        case 0xA0...0xD7FF: return c.value != 0x2028 && c.value != 0x2029
+        case 0xE000...0xFFFD: return c.value != 0xFEFF
+        case 0x10000...0x10FFFF: return true
+        default: return false
+        }
     }
 
     private static func yamlKey(_ key: String) -> String {
@@ -158,7 +171,7 @@ public enum Emit {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if c.value < 0x20 || c.value == 0x7F {
+                if !isSafeLiteral(c) {
                     let hex = String(c.value, radix: 16)
                     out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
                 } else {

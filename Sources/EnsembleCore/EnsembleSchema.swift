@@ -76,7 +76,7 @@ public enum EnsembleAPI {
                     ("operator", .string("Exists or Equal.", default: "Equal", enum: ["Exists", "Equal"])),
                     ("value", .string("Taint value (Equal only).", maxLength: 63)),
                     ("effect", .string("Taint effect to match; empty matches all.", enum: ["", "NoSchedule", "PreferNoSchedule", "NoExecute"])),
-                    ("tolerationSeconds", .integer("For NoExecute: seconds the member stays after the taint appears.", minimum: 0)),
+                    ("tolerationSeconds", .integer("For NoExecute: seconds the member stays after the taint appears.", minimum: 0, maximum: 31_536_000)),
                 ]))),
             ("nodeAffinity", .freeform("A Kubernetes NodeAffinity, copied into the member pods as written.")),
             ("topologySpreadConstraints", .array("Kubernetes TopologySpreadConstraints, copied as written. The operator fills in labelSelector when it is missing.", of: .freeform("A TopologySpreadConstraint."))),
@@ -96,7 +96,7 @@ public enum EnsembleAPI {
         ])),
         ("podDisruptionBudget", .object("Limits voluntary disruptions (node drains) so they never cost a quorum.", [
             ("enabled", .boolean("Create a PodDisruptionBudget.", default: true)),
-            ("maxUnavailable", .integer("Members a drain may take down at once. At most floor((replicas-1)/2), the failures a quorum survives. Unset: 1 when that is allowed, else 0.", minimum: 0)),
+            ("maxUnavailable", .integer("Members a drain may take down at once. At most floor((replicas-1)/2), the failures a quorum survives. Unset: 1 when that is allowed, else 0.", minimum: 0, maximum: 49)),
         ])),
         ("probes", .object("Probe timings. The probes themselves are fixed: readiness means serving inside a quorum, liveness means the process answers.", [
             ("readiness", probe("readiness", initialDelay: 10, period: 10, timeout: 5, failureThreshold: 3)),
@@ -114,8 +114,8 @@ public enum EnsembleAPI {
             ("initLimit", .integer("Ticks a follower may take to connect and sync to the leader.", default: 10, minimum: 1, maximum: 1000)),
             ("syncLimit", .integer("Ticks a follower may lag behind the leader.", default: 5, minimum: 1, maximum: 1000)),
             ("maxClientCnxns", .integer("Concurrent connections one client address may open; 0 is unlimited.", default: 60, minimum: 0, maximum: 100000)),
-            ("minSessionTimeout", .integer("Smallest session timeout in milliseconds a client may negotiate.", default: 4000, minimum: 1)),
-            ("maxSessionTimeout", .integer("Largest session timeout in milliseconds a client may negotiate.", default: 40000, minimum: 1)),
+            ("minSessionTimeout", .integer("Smallest session timeout in milliseconds a client may negotiate.", default: 4000, minimum: 1, maximum: 86_400_000)),
+            ("maxSessionTimeout", .integer("Largest session timeout in milliseconds a client may negotiate.", default: 40000, minimum: 1, maximum: 86_400_000)),
             ("autopurge", .object("Purging of old snapshots and transaction logs.", [
                 ("snapRetainCount", .integer("Snapshots (and their logs) to keep.", default: 3, minimum: 3, maximum: 1000)),
                 ("purgeInterval", .integer("Hours between purges; 0 disables purging.", default: 12, minimum: 0, maximum: 8760)),

@@ -193,7 +193,10 @@ struct RenderContext {
             "spec": [
                 "serviceName": .string(names.headlessService),
                 "replicas": .int(spec.replicas),
-                "podManagementPolicy": "OrderedReady",
+                // ZooKeeper members are ready only inside a quorum, so OrderedReady would wait
+                // forever for member 0 before creating member 1. Cassandra nodes must join one
+                // at a time, which OrderedReady gives.
+                "podManagementPolicy": isZooKeeper ? "Parallel" : "OrderedReady",
                 // The operator orders restarts itself (followers first, leader last, quorum checked).
                 "updateStrategy": ["type": "OnDelete"],
                 "persistentVolumeClaimRetentionPolicy": [
@@ -409,9 +412,11 @@ struct RenderContext {
             "resources": resources(),
             // Flush memtables and stop accepting writes before the JVM goes away.
             "lifecycle": ["preStop": ["exec": ["command": ["nodetool", "drain"]]]],
-            "startupProbe": probe(["cql-live"], spec.probes.startup),
+            // The CQL port opens only after bootstrap (which can stream for hours) and closes on
+            // disablebinary; startup and liveness watch the storage port, open all along.
+            "startupProbe": probe(["tcp-live", "--port", "7000"], spec.probes.startup),
             "readinessProbe": probe(["cql-ready"], spec.probes.readiness),
-            "livenessProbe": probe(["cql-live"], spec.probes.liveness),
+            "livenessProbe": probe(["tcp-live", "--port", "7000"], spec.probes.liveness),
             "securityContext": restrictedContainerSecurity,
             "volumeMounts": [
                 ["name": "data", "mountPath": "/var/lib/cassandra"],

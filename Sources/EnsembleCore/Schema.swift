@@ -241,6 +241,7 @@ extension Schema {
 }
 
 func join(_ path: String, _ key: String) -> String {
+    if key.isEmpty { return "\(path)[\"\"]" }
     if path.isEmpty { return key }
     // Keys with dots (labels, config keys) are bracketed so paths stay unambiguous.
     return key.contains(".") || key.contains("/") ? "\(path)[\(key)]" : "\(path).\(key)"
@@ -269,7 +270,11 @@ extension Schema {
         var o = Object()
         switch kind {
         case .string: o["type"] = "string"
-        case .integer: o["type"] = "integer"; o["format"] = "int32"
+        case .integer:
+            o["type"] = "integer"
+            // Bounded fields fit Java's int (ZooKeeper parses them so); unbounded counters
+            // such as generations are 64-bit in Kubernetes.
+            o["format"] = maximum.map { $0 <= Int(Int32.max) } == true ? "int32" : "int64"
         case .boolean: o["type"] = "boolean"
         case .quantity:
             o["anyOf"] = [["type": "integer"], ["type": "string"]]

@@ -39,6 +39,11 @@ public enum Validator {
     ]
 }
 
+/// zoo.cfg is read as Java properties: keep keys to characters that mean nothing special there.
+private func isConfigKeyScalar(_ c: Unicode.Scalar) -> Bool {
+    c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "." || c == "_" || c == "-")
+}
+
 private struct Rules {
     let ensemble: Ensemble
     var problems: [Problem] = []
@@ -269,11 +274,13 @@ private struct Rules {
             let path = join("spec.zookeeper.config", key)
             if let reason = ZooCfg.operatorOwnedKeyReason(key) {
                 error(path, reason)
-            } else if key.isEmpty || key.contains(where: { $0 == "=" || $0 == " " || $0 == "#" || $0 == "\n" || $0 == ":" }) {
-                error(path, "is not a valid zoo.cfg key")
+            } else if key.isEmpty || key.unicodeScalars.contains(where: { !isConfigKeyScalar($0) }) {
+                error(path, "is not a valid zoo.cfg key (letters, digits, '.', '_', '-')")
             }
-            if z.config[key]!.contains(where: { $0 == "\n" || $0 == "\r" }) {
-                error(path, "value must be a single line")
+            if z.config[key]!.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) || $0.value == 0x2028 || $0.value == 0x2029 }) {
+                error(path, "value must be a single line without control characters")
+            } else if z.config[key]!.hasSuffix("\\") {
+                error(path, "value must not end with '\\' (Java properties would join it with the next line)")
             }
         }
     }

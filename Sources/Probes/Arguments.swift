@@ -11,12 +11,15 @@ enum Command: String, CaseIterable {
     case zkStartup = "zk-startup"
     case cqlReady = "cql-ready"
     case cqlLive = "cql-live"
+    case tcpLive = "tcp-live"
     case install
 
     var defaultPort: Int {
         switch self {
         case .zkLive, .zkReady, .zkStartup, .install: return 2181
         case .cqlReady, .cqlLive: return 9042
+        // Cassandra's storage (gossip) port: open from early start-up through bootstrap.
+        case .tcpLive: return 7000
         }
     }
 }
@@ -163,7 +166,10 @@ let generalHelp = """
                    (readiness). "Not currently serving requests" and standalone are not ready.
       zk-startup   The client port answers `ruok` with `imok` (startup probe, for slow starts).
       cql-ready    CQL v4 OPTIONS answered with SUPPORTED (readiness).
-      cql-live     The CQL port accepts a TCP connection (liveness).
+      cql-live     The CQL port accepts a TCP connection.
+      tcp-live     A port (default 7000, Cassandra's storage port) accepts a TCP connection:
+                   liveness and startup for Cassandra, whose CQL port opens only after
+                   bootstrap and closes on `nodetool disablebinary`.
 
     Pod set-up (init container):
       install DIR  Copy this binary into DIR, write myid, stage the configuration.
@@ -233,6 +239,17 @@ func help(for command: Command?) -> String {
             Usage: ensemble-probe cql-live [--host HOST] [--port PORT] [--timeout SECS]
 
             Passes when the CQL port accepts a TCP connection (nothing is sent).
+
+            \(common)
+            """
+    case .tcpLive:
+        return """
+            Usage: ensemble-probe tcp-live [--host HOST] [--port PORT] [--timeout SECS]
+
+            Passes when the port (default 7000) accepts a TCP connection (nothing is sent).
+            Cassandra opens its storage port early in start-up and keeps it open through
+            bootstrap streaming and maintenance (disablebinary), so this tells whether the
+            process is alive without failing a node that is still joining.
 
             \(common)
             """

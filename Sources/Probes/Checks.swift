@@ -53,7 +53,7 @@ func runProbe(_ command: Command, _ options: ProbeOptions, deadline: Deadline) -
         } catch {
             return .fail("not ready: CQL OPTIONS on \(target): \(error)")
         }
-    case .cqlLive:
+    case .cqlLive, .tcpLive:
         do {
             let connection = try TCPConnection.connect(host: options.host, port: options.port, deadline: deadline)
             connection.close()

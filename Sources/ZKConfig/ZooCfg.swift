@@ -126,7 +126,8 @@ public enum ZooCfg {
             ("autopurge.snapRetainCount", String(s.snapRetainCount)),
             ("autopurge.purgeInterval", String(s.purgeInterval)),
             ("4lw.commands.whitelist", words.joined(separator: ",")),
-            // Fail fast on a bad election address instead of retrying forever with stale DNS.
+            // 0 retries binding the election port forever: a pod's own DNS name may resolve
+            // only after it starts (ZOOKEEPER-3320), so giving up would crash-loop the member.
             ("electionPortBindRetry", "0"),
             ("quorumListenOnAllIPs", s.quorumListenOnAllIPs ? "true" : "false"),
             // The operator changes membership one server at a time with reconfig; a single
@@ -174,6 +175,8 @@ public enum ZooCfg {
         "secureClientPortAddress", "myid", "dynamicConfigFile", "reconfigEnabled",
         "standaloneEnabled", "quorumListenOnAllIPs", "electionPortBindRetry",
         "admin.serverPort", "admin.serverAddress", "4lw.commands.enabled",
+        // Would turn members into observers behind the operator's back.
+        "peerType",
     ]
 
     /// Parses `key=value` lines (comments and blank lines skipped). Used to read configs back

@@ -7,7 +7,16 @@ import Testing
         "a: b", "a #b", "#x", "x:", "- x", "[x]", "{x}", "*x", "&x", "!x", "|x", ">x", "%x", "@x", "`x", "'x'", "\"x\"",
         " lead", "trail ", "tab\there", "back\\slash", "multi\nline\n", "multi\nline", "ends\n\n", "ünïcödé ✓", "日本語",
         "metadata.labels['apps.kubernetes.io/pod-index']", "zookeeper:3.9.4", "kubernetes.io/hostname", "\u{7}bell",
+        // Line breaks to YAML 1.1 parsers, C1 controls and the byte-order mark must be escaped.
+        "x\u{85}y", "\u{2028}x", "a\u{2029}b\nc", "c1\u{9F}", "bom\u{FEFF}", "del\u{7F}", "multi\nline\u{85}\n",
     ]
+
+    @Test func lineBreaksOtherParsersSeeAreEscaped() {
+        for text in ["x\u{85}y", "\u{2028}x", "a\u{2029}b\nc\n"] {
+            let yaml = Emit.yaml(["k": .string(text)])
+            #expect(!yaml.unicodeScalars.contains { [0x85, 0x2028, 0x2029].contains($0.value) }, "\(yaml)")
+        }
+    }
 
     @Test(arguments: trickyStrings)
     func stringsSurviveAYAMLRoundTrip(_ text: String) throws {

@@ -80,7 +80,8 @@ import Testing
         #expect(client.at("spec.ports[0].port") == 2181)
         #expect(client.at("metadata.annotations")?["a.example.com/x"] == "1")
         let set = try sts(objects)
-        #expect(set.at("spec.podManagementPolicy") == "OrderedReady")
+        // Readiness needs a quorum: OrderedReady would never create member 1 (see Render.swift).
+        #expect(set.at("spec.podManagementPolicy") == "Parallel")
         #expect(set.at("spec.updateStrategy.type") == "OnDelete")
         #expect(set.at("spec.serviceName") == "zk-hs")
         let config = try #require(object(objects, kind: "ConfigMap")?.at("data"))
@@ -114,6 +115,12 @@ import Testing
         #expect(env["MAX_HEAP_SIZE"] == "512M")
         #expect(container.at("readinessProbe.exec.command[1]") == "cql-ready")
         #expect(set.at("spec.template.spec.terminationGracePeriodSeconds") == 500)
+        #expect(set.at("spec.podManagementPolicy") == "OrderedReady", "Cassandra nodes join one at a time")
+        // Startup and liveness on the storage port: CQL opens only after bootstrap.
+        for probe in ["startupProbe", "livenessProbe"] {
+            #expect(container.at("\(probe).exec.command[1]") == "tcp-live")
+            #expect(container.at("\(probe).exec.command[3]") == "7000")
+        }
         let headless = try #require(objects.first { $0.at("metadata.name") == "ring-hs" })
         #expect(headless.at("spec.publishNotReadyAddresses") == true)
         #expect(objects.first { $0.at("metadata.name") == "ring-client" }?.at("spec.ports[0].port") == 9042)
@@ -160,6 +167,40 @@ import Testing
             if let value = schema.defaultValue {
                 #expect(schema.structuralProblems(of: value, path: path).isEmpty, "\(path) default \(value)")
             }
+        }
+    }
+
+    /// What the API server demands of a structural schema, and of CEL rules' cost bounds.
+    @Test func schemaIsStructuralAndCELCostIsBounded() {
+        func walk(_ node: Value, _ path: String, underRule: Bool) {
+            let preserve = node["x-kubernetes-preserve-unknown-fields"] == true
+            let intOrString = node["x-kubernetes-int-or-string"] == true
+            #expect(node["type"] != nil || preserve || intOrString, "\(path) has no type")
+            let ruled = underRule || node["x-kubernetes-validations"] != nil
+            if ruled {
+                switch node["type"]?.stringValue {
+                case "array": #expect(node["maxItems"] != nil, "\(path): list under a CEL rule needs maxItems")
+                case "string": #expect(node["maxLength"] != nil || node["enum"] != nil, "\(path): string under a CEL rule needs maxLength")
+                case "object" where node["additionalProperties"] != nil:
+                    #expect(node["maxProperties"] != nil, "\(path): map under a CEL rule needs maxProperties")
+                default: break
+                }
+            }
+            if node["type"] == "integer" {
+                #expect(node["format"] == "int64" || (node["maximum"]?.intValue ?? Int.max) <= Int(Int32.max), "\(path)")
+            }
+            for (name, child) in node["properties"]?.objectValue ?? Object() { walk(child, "\(path).\(name)", underRule: ruled) }
+            if let items = node["items"] { walk(items, path + "[]", underRule: ruled) }
+            if let values = node["additionalProperties"] { walk(values, path + "{}", underRule: ruled) }
+        }
+        walk(schema, "", underRule: false)
+    }
+
+    @Test func specIntegersFitJavasInt() {
+        // ZooKeeper and the pod API parse these as 32-bit ints: a bigger value must be refused
+        // before it reaches them.
+        for (path, schema) in EnsembleAPI.spec.leafPaths() where schema.openAPI()["type"] == "integer" {
+            #expect((schema.maximum ?? Int.max) <= Int(Int32.max), "spec.\(path) has no 32-bit maximum")
         }
     }
 

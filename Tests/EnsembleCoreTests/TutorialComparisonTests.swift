@@ -7,12 +7,16 @@ import ZKConfig
 /// is that ensemble written as an Ensemble.
 ///
 /// Same as the tutorial: ports and their names, PodDisruptionBudget (maxUnavailable 1),
-/// OrderedReady, three replicas, anti-affinity on kubernetes.io/hostname (required), readiness
+/// three replicas, anti-affinity on kubernetes.io/hostname (required), readiness
 /// and liveness probe timings (initialDelaySeconds 10 for readiness, timeoutSeconds 5),
 /// runAsUser/fsGroup 1000, one ReadWriteOnce 10Gi claim mounted at /var/lib/zookeeper,
 /// requests cpu 0.5 / memory 1Gi, and the zoo.cfg values from the start-zookeeper flags.
 ///
 /// Deliberate differences, each with its reason:
+/// - podManagementPolicy Parallel instead of OrderedReady: our readiness means "serving inside
+///   a quorum", which member 0 alone never is, so OrderedReady would never create member 1.
+///   (The tutorial's readiness is `ruok`, true without a quorum.) Restarts stay ordered by
+///   the operator (OnDelete).
 /// - updateStrategy OnDelete instead of RollingUpdate: the operator orders restarts itself
 ///   (followers first, leader last, quorum checked before each).
 /// - Anti-affinity selects on the Ensemble's own selector labels, which always match its
@@ -67,7 +71,7 @@ import ZKConfig
 
     @Test func statefulSetKeepsTheTutorialsShapeAndFixesItsSelector() throws {
         let theirs = try named(tutorial, "StatefulSet", "zk"), mine = try named(ours, "StatefulSet", "zk")
-        for path in ["spec.replicas", "spec.podManagementPolicy", "spec.serviceName",
+        for path in ["spec.replicas", "spec.serviceName",
                      "spec.template.spec.securityContext.runAsUser", "spec.template.spec.securityContext.fsGroup",
                      "spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey",
                      "spec.template.spec.containers[0].resources.requests.memory",
@@ -88,6 +92,8 @@ import ZKConfig
         #expect(myContainer.at("readinessProbe.exec.command[1]") == "zk-ready")
         #expect(myContainer.at("livenessProbe.exec.command[1]") == "zk-live")
         // Deliberate: OnDelete, and an anti-affinity selector equal to the pod selector.
+        #expect(theirs.at("spec.podManagementPolicy") == "OrderedReady")
+        #expect(mine.at("spec.podManagementPolicy") == "Parallel")
         #expect(theirs.at("spec.updateStrategy.type") == "RollingUpdate")
         #expect(mine.at("spec.updateStrategy.type") == "OnDelete")
         let term = try #require(mine.at("spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector.matchLabels")?.objectValue)

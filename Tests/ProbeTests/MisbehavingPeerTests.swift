@@ -85,18 +85,19 @@ import ZKAdmin
         while !deadline.hasPassed {
             if (try? TCPConnection.connect(host: "127.0.0.1", port: port, deadline: .after(seconds: 1))) == nil { break }
         }
-        for command in ["zk-live", "cql-live"] {
+        for command in ["zk-live", "cql-live", "tcp-live"] {
             let result = try run(probe, [command, "--port", String(port)])
             #expect(result.status == 1)
             #expect(result.stderr.contains("Connection refused"), "\(result.stderr)")
         }
     }
 
-    @Test func cqlLiveOnlyNeedsAnAccept() throws {
+    @Test(arguments: ["cql-live", "tcp-live"])
+    func livenessOnlyNeedsAnAccept(_ command: String) throws {
         let probe = try builtProduct("ensemble-probe")
         let peer = try TestPeer { $0.holdUntilClosed() }
         defer { peer.stop() }
-        let result = try run(probe, ["cql-live", "--port", String(peer.port), "--timeout", "2"])
+        let result = try run(probe, [command, "--port", String(peer.port), "--timeout", "2"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr == "ensemble-probe: 127.0.0.1:\(peer.port) accepts connections\n")
     }

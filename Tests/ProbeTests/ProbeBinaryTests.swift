@@ -26,7 +26,7 @@ import Testing
         #expect(result.stderr.split(separator: "\n").count == 1)
     }
 
-    @Test(arguments: ["zk-live", "zk-ready", "zk-startup", "cql-ready", "cql-live", "install"])
+    @Test(arguments: ["zk-live", "zk-ready", "zk-startup", "cql-ready", "cql-live", "tcp-live", "install"])
     func helpPerCommand(_ command: String) throws {
         let result = try run(try builtProduct("ensemble-probe"), [command, "--help"])
         #expect(result.status == 0)
@@ -36,7 +36,7 @@ import Testing
     @Test func generalHelpListsEveryCommand() throws {
         let result = try run(try builtProduct("ensemble-probe"), ["--help"])
         #expect(result.status == 0)
-        for command in ["zk-live", "zk-ready", "zk-startup", "cql-ready", "cql-live", "install DIR"] {
+        for command in ["zk-live", "zk-ready", "zk-startup", "cql-ready", "cql-live", "tcp-live", "install DIR"] {
             #expect(result.stdout.contains("  \(command) "), "\(command)")
         }
     }
