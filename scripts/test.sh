@@ -18,10 +18,20 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # kubernetes-validate (manifests against the real Kubernetes schemas), kazoo (an independent
-# ZooKeeper client), cel-python (evaluates the CRD's CEL rules).
-echo "== installing Python test tools"
-python3 -m pip install -q --disable-pip-version-check -r scripts/requirements-test.txt 2>&1 | grep -v "Running pip as the 'root' user" || true
-python3 -c "import kazoo, celpy, kubernetes_validate" 
+# ZooKeeper client), cel-python (evaluates the CRD's CEL rules), in a private virtualenv:
+# Debian's own python3 refuses system-wide pip installs (PEP 668).
+if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
+  echo "== installing Debian package python3-venv"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+fi
+venv="$PWD/.venv-test"
+if [ ! -x "$venv/bin/python3" ]; then python3 -m venv "$venv"; fi
+echo "== installing Python test tools into $venv"
+"$venv/bin/python3" -m pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
+"$venv/bin/python3" -c "import kazoo, celpy, kubernetes_validate"
+# The tests run `python3` and `kubernetes-validate` from PATH.
+export PATH="$venv/bin:$PATH"
 
 echo "== building"
 swift build --build-tests
