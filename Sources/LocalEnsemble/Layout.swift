@@ -48,6 +48,8 @@ public struct LocalMember: Sendable, Equatable {
     public var myidPath: String { dataDir + "/myid" }
     public var logPath: String { directory + "/zookeeper.log" }
     public var pidPath: String { directory + "/zookeeper.pid" }
+    public var log4jConfigPath: String { directory + "/log4j.properties" }
+    public var logbackConfigPath: String { directory + "/logback.xml" }
     /// "address:clientPort", the connect string entry.
     public var clientEndpoint: String { "\(address):\(clientPort)" }
 
@@ -149,14 +151,28 @@ public struct LocalEnsembleLayout: Sendable, Equatable {
 }
 
 /// What `zkctl local up` remembers about an ensemble so `status` and `down` need only its
-/// name: `<state>/<name>/ensemble.json`. zoo.cfg settings are not kept; they live in each
-/// member's zoo.cfg.
+/// name, and so a later `up` notices changed settings: `<state>/<name>/ensemble.json`.
 private struct LayoutRecord: Codable {
     var name: String
     var addresses: [String]
     var clientPort: Int
     var quorumPort: Int
     var electionPort: Int
+    /// `sharedSettings` when the members' zoo.cfg files were written; nil in records written
+    /// before settings were recorded.
+    var settings: [String: String]?
+}
+
+/// One zoo.cfg key whose value differs between the recorded ensemble and the resource.
+public struct SettingChange: Sendable, Equatable, CustomStringConvertible {
+    public var key: String
+    /// nil: the key was not set.
+    public var recorded: String?
+    public var requested: String?
+
+    public var description: String {
+        "\(key): \(recorded ?? "(unset)") -> \(requested ?? "(unset)")"
+    }
 }
 
 extension LocalEnsembleLayout {
@@ -166,9 +182,22 @@ extension LocalEnsembleLayout {
 
     public var recordPath: String { ensembleDirectory + "/ensemble.json" }
 
-    /// Writes `<state>/<name>/ensemble.json` atomically.
+    /// The zoo.cfg keys and values every member shares: the rendered file without the member
+    /// list and the per-member directories, which follow from the layout itself.
+    public var sharedSettings: [String: String] {
+        guard let member = members.first, let entries = try? ZooCfg.parse(zooCfg(for: member)) else { return [:] }
+        var result: [String: String] = [:]
+        for (key, value) in entries where !key.hasPrefix("server.") && key != "dataDir" && key != "dataLogDir" {
+            result[key] = value
+        }
+        return result
+    }
+
+    /// Writes `<state>/<name>/ensemble.json` atomically, with this layout's `sharedSettings`.
     public func saveRecord() throws(LocalEnsembleError) {
-        let record = LayoutRecord(name: name, addresses: addresses, clientPort: clientPort, quorumPort: quorumPort, electionPort: electionPort)
+        let record = LayoutRecord(
+            name: name, addresses: addresses, clientPort: clientPort, quorumPort: quorumPort, electionPort: electionPort,
+            settings: sharedSettings)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data: Data
@@ -177,16 +206,30 @@ extension LocalEnsembleLayout {
         try ProcessControl.writeAtomically(String(decoding: data, as: UTF8.self) + "\n", to: recordPath)
     }
 
-    /// The layout `saveRecord` wrote, with default settings; nil when there is no record.
-    public static func loadRecord(name: String, stateDirectory: String) throws(LocalEnsembleError) -> LocalEnsembleLayout? {
-        let path = recordPath(name: name, stateDirectory: stateDirectory)
+    private static func readRecord(path: String) throws(LocalEnsembleError) -> LayoutRecord? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        let record: LayoutRecord
-        do { record = try JSONDecoder().decode(LayoutRecord.self, from: data) } catch {
+        do { return try JSONDecoder().decode(LayoutRecord.self, from: data) } catch {
             throw .io(path: path, reason: "not a local ensemble record: \(error)")
         }
+    }
+
+    /// The layout `saveRecord` wrote, with default settings; nil when there is no record.
+    public static func loadRecord(name: String, stateDirectory: String) throws(LocalEnsembleError) -> LocalEnsembleLayout? {
+        guard let record = try readRecord(path: recordPath(name: name, stateDirectory: stateDirectory)) else { return nil }
         return try LocalEnsembleLayout(
             name: record.name, addresses: record.addresses, clientPort: record.clientPort, quorumPort: record.quorumPort,
             electionPort: record.electionPort, stateDirectory: stateDirectory)
+    }
+
+    /// How this layout's `sharedSettings` differ from the recorded ones, sorted by key. Empty
+    /// when they agree, when there is no record, or when the record predates settings.
+    /// ZooKeeper owns zoo.cfg after its first start, so a difference means the members would
+    /// not run what the resource asks for.
+    public func settingChanges() throws(LocalEnsembleError) -> [SettingChange] {
+        guard let recorded = try Self.readRecord(path: recordPath)?.settings else { return [] }
+        let requested = sharedSettings
+        return Set(recorded.keys).union(requested.keys).sorted().compactMap { key in
+            recorded[key] == requested[key] ? nil : SettingChange(key: key, recorded: recorded[key], requested: requested[key])
+        }
     }
 }

@@ -75,6 +75,9 @@ public struct LocalEnsemble: Sendable {
     public var jvmOptions: [String]
     /// How long stop() waits after SIGTERM before SIGKILL.
     public var stopGracePeriod: Double = 10
+    /// Server log level, one of `ZooKeeperLogging.levels`: each member gets its own
+    /// log4j.properties and logback.xml at this level (the installation's files fix INFO).
+    public var logLevel = "INFO"
 
     public init(layout: LocalEnsembleLayout, installation: ZooKeeperInstallation, jvmOptions: [String] = ["-Xms32m", "-Xmx256m", "-XX:+UseSerialGC"]) {
         self.layout = layout
@@ -86,7 +89,8 @@ public struct LocalEnsemble: Sendable {
 
     // MARK: Files
 
-    /// Writes zoo.cfg and data/myid for every member and creates data/ and datalog/.
+    /// Writes zoo.cfg, data/myid and the logging configuration for every member and creates
+    /// data/ and datalog/.
     /// An existing zoo.cfg is kept unless `overwrite`: ZooKeeper rewrites it on first start
     /// (moving the member list to zoo.cfg.dynamic.*) and owns it from then on.
     public func prepare(overwrite: Bool = false) throws(LocalEnsembleError) {
@@ -100,6 +104,9 @@ public struct LocalEnsemble: Sendable {
             try ProcessControl.writeAtomically(layout.zooCfg(for: member), to: member.configPath)
         }
         try ProcessControl.writeAtomically(ZooCfg.myid(ordinal: member.ordinal), to: member.myidPath)
+        // Ours, not ZooKeeper's: rewritten on every start so a changed level applies.
+        try ProcessControl.writeAtomically(ZooKeeperLogging.log4j(level: logLevel), to: member.log4jConfigPath)
+        try ProcessControl.writeAtomically(ZooKeeperLogging.logback(level: logLevel), to: member.logbackConfigPath)
     }
 
     // MARK: Processes
@@ -120,7 +127,10 @@ public struct LocalEnsemble: Sendable {
 
     /// The full command line a member runs with.
     public func commandLine(for member: LocalMember) -> [String] {
-        [installation.java, "-Dzookeeper.log.dir=\(member.directory)"] + installation.jvmOptions + jvmOptions
+        // Both logging systems are named: the Debian package and releases up to 3.7 use log4j,
+        // 3.8 releases logback; each ignores the other's property.
+        let logging = ["-Dlog4j.configuration=file:\(member.log4jConfigPath)", "-Dlogback.configurationFile=\(member.logbackConfigPath)"]
+        return [installation.java, "-Dzookeeper.log.dir=\(member.directory)"] + installation.jvmOptions + logging + jvmOptions
             + ["-cp", installation.classpath.joined(separator: ":"), ZooKeeperInstallation.mainClass, member.configPath]
     }
 

@@ -28,7 +28,11 @@ extension Local {
             abstract: "Start the members that are not running and wait for a healthy quorum.",
             discussion: """
                 An ensemble that is already up is left as it is. Crashed members are restarted; running \
-                ones are not touched. Exit status: 0 healthy, 1 no quorum in time or bad input.
+                ones are not touched. zoo.cfg settings that differ from the ones the ensemble was created \
+                with are refused (ZooKeeper owns zoo.cfg after its first start): purge it to apply them. \
+                heapSize and logLevel apply to members as they start. Prints each member's process and \
+                the `zkctl health` table once the quorum is up. \
+                Exit status: 0 quorum reached, 1 no quorum in time or bad input.
                 """)
 
         @OptionGroup var input: ResourceInput
@@ -71,11 +75,12 @@ extension Local {
             if let heap = Self.javaHeap(resource.spec.zookeeper.heapSize) {
                 ensemble.jvmOptions = ["-Xms32m", "-Xmx\(heap)", "-XX:+UseSerialGC"]
             }
+            ensemble.logLevel = resource.spec.zookeeper.logLevel
 
             let before = ensemble.status()
             if before.allSatisfy({ $0.process.isRunning }), case .healthy = LocalEnsemble.verdict(before) {
                 say("'\(layout.name)' is already up; nothing changed.")
-                printTable(before)
+                printReport(ensemble)
                 return
             }
             for status in before {
@@ -88,15 +93,14 @@ extension Local {
             } else {
                 say("started member\(started.count == 1 ? "" : "s") \(started.map(String.init).joined(separator: ", ")) of '\(layout.name)' (files in \(layout.ensembleDirectory))")
             }
-            let statuses: [LocalMemberStatus]
             do {
-                statuses = try ensemble.waitForQuorum(deadline: .after(seconds: timeout)) { line in say("  waiting: \(line)") }
+                try ensemble.waitForQuorum(deadline: .after(seconds: timeout)) { line in say("  waiting: \(line)") }
             } catch {
                 printError("zkctl: \(error)")
                 printError("zkctl: the members are left running for inspection; `zkctl local down \(layout.name)` stops them")
                 throw ExitCode(1)
             }
-            printTable(statuses)
+            printReport(ensemble)
         }
 
         private func select(_ ensembles: [Ensemble]) throws -> Ensemble {
@@ -113,7 +117,8 @@ extension Local {
         }
 
         /// The layout from the resource and options; an ensemble started before keeps its
-        /// addresses and ports, and asking for different ones is an error, not a silent move.
+        /// addresses, ports and zoo.cfg settings, and asking for different ones is an error,
+        /// not a silent move or a setting that never takes effect.
         private func makeLayout(_ resource: Ensemble) throws -> LocalEnsembleLayout {
             let name = resource.metadata.name
             let recorded = try LocalEnsembleLayout.loadRecord(name: name, stateDirectory: state.stateDir)
@@ -133,6 +138,16 @@ extension Local {
                         + "\(recorded.addresses.joined(separator: ", ")) (ports \(recorded.clientPort)/\(recorded.quorumPort)/\(recorded.electionPort)); "
                         + "local mode does not move or resize it: run `zkctl local down \(name) --purge` first")
             }
+            let changes = try layout.settingChanges()
+            if !changes.isEmpty {
+                // ZooKeeper rewrites zoo.cfg on its first start and owns it from then on, so
+                // local mode never edits it; a fresh start is the only way to apply a change.
+                throw CLIError(
+                    "'\(name)' in \(layout.ensembleDirectory) was created with other zoo.cfg settings than \(input.sourceName) asks for:\n"
+                        + changes.map { "  \($0)" }.joined(separator: "\n")
+                        + "\nlocal mode does not change the settings of an existing ensemble: run `zkctl local down \(name) --purge` "
+                        + "(deletes its data) and `zkctl local up` again, or undo the change")
+            }
             return layout
         }
 
@@ -147,15 +162,16 @@ extension Local {
 
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show each member's process, mode and zxid, and whether the quorum is healthy.",
-            discussion: "Exit status: 0 healthy, 1 unhealthy, down or unknown.")
+            abstract: "Show each member's process, then the health table and verdict of `zkctl health`.",
+            discussion: "Exit status: 0 healthy with every member running; 1 at risk, lost, a member not running, or unknown.")
 
         @OptionGroup var recorded: RecordedEnsemble
 
         func run() throws {
             try exitOnReportedError {
                 guard let ensemble = try recorded.load() else { throw CLIError(recorded.notFound) }
-                if !printTable(ensemble.status()) { throw ExitCode(1) }
+                let (health, allRunning) = printReport(ensemble)
+                if health.verdict != .healthy || !allRunning { throw ExitCode(1) }
             }
         }
     }
@@ -219,49 +235,24 @@ private func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
-/// Prints the member table and the verdict line; returns whether the quorum is healthy.
+/// Prints one process line per member (so a crashed or stopped member is named as such),
+/// then `zkctl health`'s table and verdict line for the ensemble's members. Returns the
+/// health and whether every member's process runs.
 @discardableResult
-private func printTable(_ statuses: [LocalMemberStatus]) -> Bool {
-    var rows = [["MEMBER", "ADDRESS", "PROCESS", "MODE", "ZXID"]]
-    for status in statuses {
-        let process: String
-        switch status.process {
-        case .running(let pid): process = "running (\(pid))"
-        case .stopped: process = "stopped"
-        case .crashed(let pid): process = "crashed (\(pid))"
-        }
-        var mode = "-", zxid = "-"
-        switch status.server {
-        case .success(let server)?:
-            mode = server.mode.rawValue
-            zxid = "0x" + String(server.zxid, radix: 16)
-        case .failure(let error)?: mode = error.description
-        case nil: break
-        }
-        rows.append([String(status.member.id), status.member.clientEndpoint, process, mode, zxid])
+private func printReport(_ ensemble: LocalEnsemble, timeout: Double = 5) -> (health: EnsembleHealth, allRunning: Bool) {
+    let processes = ensemble.members.map { ensemble.processState($0) }
+    for (member, process) in zip(ensemble.members, processes) {
+        say("member \(member.id) (\(member.clientEndpoint)): \(process)")
     }
-    let widths = (0..<4).map { column in rows.map { $0[column].count }.max() ?? 0 }
-    for row in rows {
-        var line = ""
-        for (column, cell) in row.enumerated() {
-            line += column < 4 ? cell.padding(toLength: widths[column] + 2, withPad: " ", startingAt: 0) : cell
-        }
-        say(line)
+    let reports = queryMembers(ensemble.members.map { ($0.address, $0.clientPort) }, timeout: timeout) { host, port, deadline in
+        Result { () throws(FourLetterWordError) in try MemberStatus.fetch(host: host, port: port, deadline: deadline) }
+    }.map { MemberReport(member: $0.member, outcome: $0.result) }
+    let health = EnsembleHealth.evaluate(reports, voters: ensemble.members.count)
+    FileHandle.standardOutput.write(Data(HealthTable.render(reports, health: health).utf8))
+    let notRunning = zip(ensemble.members, processes).filter { !$0.1.isRunning }
+    if !notRunning.isEmpty {
+        let names = notRunning.map { "member \($0.0.id) \($0.1 == .stopped ? "stopped" : "crashed")" }.joined(separator: ", ")
+        say("not running: \(names); `zkctl local up -f FILE` starts \(notRunning.count == 1 ? "it" : "them")")
     }
-    let running = statuses.filter { $0.process.isRunning }.count
-    let serving = statuses.filter { $0.mode == .leader || $0.mode == .follower || $0.mode == .observer }.count
-    switch LocalEnsemble.verdict(statuses) {
-    case .healthy(let leader) where running == statuses.count:
-        say("healthy: member \(leader) leads, \(serving) of \(statuses.count) members serving")
-        return true
-    case .healthy(let leader):
-        say("degraded: member \(leader) leads, \(serving) of \(statuses.count) members serving; `zkctl local up` starts the rest")
-        return false
-    case .nothingRunning:
-        say("down: no member is running")
-        return false
-    case .unhealthy(let reason):
-        say("unhealthy: \(reason)")
-        return false
-    }
+    return (health, notRunning.isEmpty)
 }

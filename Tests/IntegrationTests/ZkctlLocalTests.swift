@@ -25,10 +25,15 @@ import Glibc
         try run(productsDirectory.appendingPathComponent("zkctl").path, ["local"] + arguments, timeout: timeout)
     }
 
-    func pids(_ state: String) -> [Int: Int32] {
+    /// The member rows of the health table (they start with the member's address).
+    static func tableRows(_ output: String) -> [Substring] {
+        output.split(separator: "\n").filter { $0.hasPrefix("127.") && !$0.contains(": cannot") }
+    }
+
+    func pids(_ state: String, name: String = "zk-local", members: Int = 3) -> [Int: Int32] {
         var result: [Int: Int32] = [:]
-        for id in 1...3 {
-            let path = "\(state)/zk-local/member-\(id)/zookeeper.pid"
+        for id in 1...members {
+            let path = "\(state)/\(name)/member-\(id)/zookeeper.pid"
             if let text = try? String(contentsOfFile: path, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
                 result[id] = pid
             }
@@ -57,9 +62,14 @@ import Glibc
             let first = try local(up)
             #expect(first.status == 0, "round \(round): \(first.stdout)\(first.stderr)")
             #expect(first.stdout.contains("started members 1, 2, 3 of 'zk-local'"), "\(first.stdout)\(first.stderr)")
-            #expect(first.stdout.contains("MEMBER  ADDRESS"), "\(first.stdout)\(first.stderr)")
-            #expect(first.stdout.contains("healthy: member "), "\(first.stdout)\(first.stderr)")
-            #expect(first.stdout.contains("3 of 3 members serving"), "\(first.stdout)\(first.stderr)")
+            // Each member's process, then zkctl health's table and verdict.
+            for id in 1...3 {
+                #expect(first.stdout.contains("member \(id) (127.0.9.\(id):2181): running (pid "), "\(first.stdout)\(first.stderr)")
+            }
+            #expect(first.stdout.contains("MEMBER          MODE"), "\(first.stdout)\(first.stderr)")
+            #expect(first.stdout.contains("SYNCED"), "\(first.stdout)\(first.stderr)")
+            #expect(first.stdout.contains("healthy: 3 of 3 voters serving, quorum is 2; leader 127.0.9."), "\(first.stdout)\(first.stderr)")
+            #expect(Self.tableRows(first.stdout).count == 3, "\(first.stdout)")
             let started = pids(state)
             #expect(started.count == 3)
             #expect(started.values.allSatisfy { serverRuns($0, state) })
@@ -72,9 +82,10 @@ import Glibc
 
             let status = try local(["status", "zk-local", "--state-dir", state])
             #expect(status.status == 0, "\(status.stdout)\(status.stderr)")
-            #expect(status.stdout.components(separatedBy: " leader ").count - 1 == 1, "\(status.stdout)")
-            #expect(status.stdout.components(separatedBy: " follower ").count - 1 == 2, "\(status.stdout)")
-            #expect(status.stdout.contains("127.0.9.2:2181"), "\(status.stdout)\(status.stderr)")
+            let rows = Self.tableRows(status.stdout)
+            #expect(rows.filter { $0.contains(" leader ") }.count == 1, "\(status.stdout)")
+            #expect(rows.filter { $0.contains(" follower ") }.count == 2, "\(status.stdout)")
+            #expect(status.stdout.contains("healthy: 3 of 3 voters serving"), "\(status.stdout)\(status.stderr)")
 
             if round == 1 {
                 // A member that dies is shown as crashed, and `up` restarts only it.
@@ -82,10 +93,12 @@ import Glibc
                 kill(victim, SIGKILL)
                 let crashed = try waitFor(deadline: 30) {
                     let result = try local(["status", "zk-local", "--state-dir", state])
-                    return result.stdout.contains("crashed (\(victim))") ? result : nil
+                    return result.stdout.contains("member 2 (127.0.9.2:2181): crashed (pid \(victim) is gone)") ? result : nil
                 }
                 #expect(crashed.status == 1, "\(crashed.stdout)\(crashed.stderr)")
-                #expect(crashed.stdout.contains("unhealthy: member 2 crashed"), "\(crashed.stdout)\(crashed.stderr)")
+                #expect(crashed.stdout.contains("127.0.9.2:2181: cannot connect"), "\(crashed.stdout)\(crashed.stderr)")
+                #expect(crashed.stdout.contains("at risk: 2 of 3 voters serving, quorum is 2"), "\(crashed.stdout)\(crashed.stderr)")
+                #expect(crashed.stdout.contains("not running: member 2 crashed"), "\(crashed.stdout)\(crashed.stderr)")
 
                 let repair = try local(up)
                 #expect(repair.status == 0, "\(repair.stdout)\(repair.stderr)")
@@ -108,6 +121,62 @@ import Glibc
             #expect(downAgain.stdout.contains("'zk-local' is already down"), "\(downAgain.stdout)\(downAgain.stderr)")
             #expect(!FileManager.default.fileExists(atPath: state + "/zk-local"))
         }
+    }
+
+    /// ZooKeeper owns zoo.cfg after its first start, so a changed setting can only take effect
+    /// on a fresh ensemble: `up` must say so instead of running the old value silently.
+    /// One member on 127.0.13.1; it also shows spec.zookeeper.logLevel reaching the server.
+    @Test func changedSettingsAreRefusedUntilPurged() throws {
+        let directory = try temporaryDirectory("zkctl-local-settings")
+        let state = directory.appendingPathComponent("state").path
+        let file = directory.appendingPathComponent("zk.yaml").path
+        defer {
+            _ = try? local(["down", "zk-settings", "--state-dir", state], timeout: 60)
+            LocalEnsemble.killServers(under: state)
+            try? FileManager.default.removeItem(at: directory)
+        }
+        func manifest(tickTime: Int) -> String {
+            Self.manifest.replacingOccurrences(of: "zk-local", with: "zk-settings")
+                .replacingOccurrences(of: "replicas: 3", with: "replicas: 1")
+                + "\n    tickTime: \(tickTime)\n    logLevel: DEBUG\n"
+        }
+        let up = ["up", "-f", file, "--state-dir", state, "--base-address", "127.0.13", "--timeout", "90"]
+        let member = "127.0.13.1:2181"
+        func runningTickTime() throws -> String? {
+            let conf = try zkctl(["4lw", "conf", "--members", member])
+            return conf.stdout.split(separator: "\n").first { $0.hasPrefix("tickTime=") }.map(String.init)
+        }
+
+        try manifest(tickTime: 2000).write(toFile: file, atomically: true, encoding: .utf8)
+        let first = try local(up)
+        try #require(first.status == 0, "\(first.stdout)\(first.stderr)")
+        #expect(try runningTickTime() == "tickTime=2000")
+        let log = try String(contentsOfFile: state + "/zk-settings/member-1/zookeeper.log", encoding: .utf8)
+        #expect(log.contains(" - DEBUG "), "logLevel DEBUG did not reach the server log")
+        let firstPIDs = pids(state, name: "zk-settings", members: 1)
+
+        // Changed while running: refused, the member is left alone.
+        try manifest(tickTime: 3000).write(toFile: file, atomically: true, encoding: .utf8)
+        let whileRunning = try local(up)
+        #expect(whileRunning.status == 1, "\(whileRunning.stdout)\(whileRunning.stderr)")
+        #expect(whileRunning.stderr.contains("tickTime: 2000 -> 3000"), "\(whileRunning.stderr)")
+        #expect(whileRunning.stderr.contains("zkctl local down zk-settings --purge"), "\(whileRunning.stderr)")
+        #expect(pids(state, name: "zk-settings", members: 1) == firstPIDs)
+
+        // Changed while down: still refused, nothing starts.
+        let down = try local(["down", "zk-settings", "--state-dir", state], timeout: 60)
+        #expect(down.status == 0, "\(down.stdout)\(down.stderr)")
+        let whileDown = try local(up)
+        #expect(whileDown.status == 1, "\(whileDown.stdout)\(whileDown.stderr)")
+        #expect(whileDown.stderr.contains("tickTime: 2000 -> 3000"), "\(whileDown.stderr)")
+        #expect(pids(state, name: "zk-settings", members: 1).isEmpty)
+
+        // After a purge the new value is what runs.
+        let purge = try local(["down", "zk-settings", "--state-dir", state, "--purge"], timeout: 60)
+        #expect(purge.status == 0, "\(purge.stdout)\(purge.stderr)")
+        let fresh = try local(up)
+        try #require(fresh.status == 0, "\(fresh.stdout)\(fresh.stderr)")
+        #expect(try runningTickTime() == "tickTime=3000")
     }
 
     @Test func cassandraAndInvalidResourcesAreRefusedAndNothingStarts() throws {

@@ -32,6 +32,15 @@ import ZooKeeperTestSupport
         return try check()
     }
 
+    /// "MODE SYNCED" of each member row of a `zkctl health` table, sorted (a serving
+    /// member's cells hold no spaces; SYNCED is the 7th of 8 columns).
+    static func modeAndSynced(_ table: String, endpoints: [String]) -> [String] {
+        table.split(separator: "\n").compactMap { line -> String? in
+            let cells = line.split(separator: " ").map(String.init)
+            return endpoints.contains(cells.first ?? "") && cells.count == 8 ? cells[1] + " " + cells[6] : nil
+        }.sorted()
+    }
+
     @Test(.timeLimit(.minutes(5)))
     func probesAndHealthThroughFailoverAndQuorumLoss() async throws {
         let probe = Probe(path: try builtProduct("ensemble-probe"))
@@ -52,6 +61,26 @@ import ZooKeeperTestSupport
             let rows = healthy.stdout.split(separator: "\n").filter { line in endpoints.contains { line.hasPrefix($0 + " ") } }
             #expect(rows.filter { $0.contains(" leader ") }.count == 1, "\(healthy.stdout)")
             #expect(rows.filter { $0.contains(" follower ") }.count == 2, "\(healthy.stdout)")
+
+            // SYNCED: the leader counts both followers once they have synced (the last may
+            // lag the quorum by a moment); followers report no such figure.
+            var syncedTable = ""
+            let bothSynced = try await Self.eventually(within: 30) {
+                syncedTable = try run(zkctl, ["health", "--members", all]).stdout
+                return Self.modeAndSynced(syncedTable, endpoints: endpoints) == ["follower -", "follower -", "leader 2"]
+            }
+            #expect(bothSynced, "\(syncedTable)")
+            let syncedJSON = try run(zkctl, ["health", "--members", all, "-o", "json"])
+            let syncedDocument = try JSONSerialization.jsonObject(with: Data(syncedJSON.stdout.utf8)) as? [String: Any]
+            let jsonMembers = (syncedDocument?["members"] as? [[String: Any]]) ?? []
+            #expect(jsonMembers.count == 3, "\(syncedJSON.stdout)")
+            for member in jsonMembers {
+                switch member["mode"] as? String {
+                case "leader": #expect(member["syncedFollowers"] as? Int == 2, "\(syncedJSON.stdout)")
+                case "follower": #expect(member["syncedFollowers"] == nil, "\(syncedJSON.stdout)")
+                default: Issue.record("unexpected member in \(syncedJSON.stdout)")
+                }
+            }
 
             // Stop the leader: its probes fail within their timeout.
             let oldLeader = try #require(zk.leaderID())
