@@ -18,7 +18,9 @@ import Darwin
 public final class TCPConnection: @unchecked Sendable {
     public let host: String
     public let port: Int
-    private let fd: Int32
+    /// Internal (not private) so tests can check that a closed connection leaves a reused
+    /// descriptor number alone.
+    let fd: Int32
     private let closeLock = PthreadMutex()
     private var closed = false
 
@@ -139,14 +141,20 @@ public final class TCPConnection: @unchecked Sendable {
     }
 
     /// Half-closes the sending side, telling the peer the request is complete.
+    /// Does nothing after `close()`: the descriptor number may belong to another socket by then.
     public func shutdownWrite() {
-        _ = shutdown(fd, Int32(SHUT_WR))
+        closeLock.withLock {
+            if !closed { _ = shutdown(fd, Int32(SHUT_WR)) }
+        }
     }
 
-    /// Wakes any thread blocked in a read on this connection (it sees end of stream) without
-    /// releasing the descriptor, which `close()` does.
+    /// Wakes any thread blocked in a read or write on this connection (it sees end of stream
+    /// or a write error) without releasing the descriptor, which `close()` does. Safe to call
+    /// from another thread at any time, also after `close()`, when it does nothing.
     public func shutdownBoth() {
-        _ = shutdown(fd, Int32(SHUT_RDWR))
+        closeLock.withLock {
+            if !closed { _ = shutdown(fd, Int32(SHUT_RDWR)) }
+        }
     }
 
     public func close() {

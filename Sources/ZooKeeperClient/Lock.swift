@@ -6,16 +6,22 @@ import Musl
 import Darwin
 #endif
 
-/// A pthread mutex; `Synchronization.Mutex` needs macOS 15, newer than the package's floor.
+/// A pthread mutex with one condition variable; `Synchronization.Mutex` needs macOS 15,
+/// newer than the package's floor.
 final class Lock: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let condition: UnsafeMutablePointer<pthread_cond_t>
 
     init() {
         mutex = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
+        condition = .allocate(capacity: 1)
+        pthread_cond_init(condition, nil)
     }
 
     deinit {
+        pthread_cond_destroy(condition)
+        condition.deallocate()
         pthread_mutex_destroy(mutex)
         mutex.deallocate()
     }
@@ -24,6 +30,17 @@ final class Lock: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
+    }
+
+    /// Releases the lock until `signal()` (or a spurious wake-up), then takes it again.
+    /// Only inside `withLock`; callers re-check their condition in a loop.
+    func wait() {
+        pthread_cond_wait(condition, mutex)
+    }
+
+    /// Wakes every thread in `wait()`.
+    func signal() {
+        pthread_cond_broadcast(condition)
     }
 }
 

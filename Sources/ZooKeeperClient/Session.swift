@@ -21,8 +21,8 @@ struct MemberAddress: Sendable, Equatable {
 }
 
 /// One TCP connection that completed the handshake. `retired` is guarded by the session's
-/// write lock: once set, nobody writes to the descriptor again, so a reused fd number can
-/// never receive a stale frame.
+/// `descriptorLock`: once set, nobody writes to the descriptor again, so a reused fd number
+/// can never receive a stale frame.
 final class Link: @unchecked Sendable {
     let connection: TCPConnection
     let generation: Int
@@ -36,12 +36,14 @@ final class Link: @unchecked Sendable {
     }
 }
 
-/// The session's state machine and its single I/O thread.
+/// The session's state machine, its I/O thread and its writer thread.
 ///
-/// Callers register a request under `lock` and write its frame under `writeLock`; the I/O
-/// thread alone reads, matches replies by xid, pings, expires deadlines, and moves the
-/// session to the next member when a connection dies. Requests made while no connection is
-/// up wait (within their deadline) and are sent as soon as one is.
+/// Callers register a request and queue its frame under `lock`, then suspend: no caller ever
+/// blocks on a socket. The writer thread alone writes frames, in queue order. The I/O thread
+/// reads, matches replies by xid, queues pings, expires deadlines, and moves the session to
+/// the next member when a connection dies; it never waits for a write, so a peer that stops
+/// reading cannot stop it from reading or from noticing the peer's silence. Requests made
+/// while no connection is up wait (within their deadline) and are queued as soon as one is.
 final class SessionCore: @unchecked Sendable {
     struct Pending {
         var continuation: CheckedContinuation<ReplyFrame, any Error>
@@ -61,6 +63,16 @@ final class SessionCore: @unchecked Sendable {
         var deadline: Deadline
     }
 
+    /// A frame waiting for the writer thread.
+    struct Outbound {
+        var link: Link
+        var frame: [UInt8]
+        /// Not written once this has passed: its caller has given up (a request, whose pending
+        /// entry expires with it) or it is stale (a ping). nil: always written (an auth, which
+        /// the server's in-order answers are matched against).
+        var dropAfter: Deadline?
+    }
+
     enum Phase {
         case connecting
         case connected(Link)
@@ -72,11 +84,16 @@ final class SessionCore: @unchecked Sendable {
     let options: ZooKeeperClient.Options
     let events: AsyncStream<WatchEvent>.Continuation
 
+    /// Guards the state below; its condition wakes the writer thread.
     let lock = Lock()
-    let writeLock = Lock()
+    /// Held by the writer thread while it writes and by `retire` while it closes: a closed
+    /// descriptor's number may be reused at once, so nobody may write to it afterwards.
+    let descriptorLock = Lock()
 
     // Everything below is guarded by `lock`.
     var phase: Phase = .connecting
+    /// Frames for the writer thread, in the order they must reach the server.
+    var outbound: [Outbound] = []
     var pending: [Int32: Pending] = [:]
     var auths: [StoredAuth] = []
     /// Auth ids sent on the current link, in order: the server answers them all with xid -4.
@@ -111,10 +128,10 @@ final class SessionCore: @unchecked Sendable {
     func call(_ request: ZooKeeperRequest) async throws -> ReplyFrame {
         let deadline = Deadline.after(seconds: options.requestTimeout)
         return try await withCheckedThrowingContinuation { continuation in
-            let outcome: Result<(Link, [UInt8])?, ZooKeeperError> = lock.withLock {
+            let failure: ZooKeeperError? = lock.withLock {
                 switch phase {
-                case .closed: return .failure(.closed)
-                case .expired: return .failure(.sessionExpired)
+                case .closed: return .closed
+                case .expired: return .sessionExpired
                 case .connecting, .connected: break
                 }
                 var xid = nextXid
@@ -123,29 +140,24 @@ final class SessionCore: @unchecked Sendable {
                 while pending[xid] != nil { xid = nextXid; nextXid = nextXid == Int32.max ? 1 : nextXid + 1 }
                 let frame = request.frame(xid: xid)
                 var entry = Pending(continuation: continuation, deadline: deadline, frame: frame, name: request.name)
-                var target: (Link, [UInt8])?
                 if case .connected(let link) = phase {
                     entry.sentOn = link.generation
-                    target = (link, frame)
+                    enqueue(frame, on: link, dropAfter: deadline)
                 }
                 pending[xid] = entry
-                return .success(target)
+                return nil
             }
-            switch outcome {
-            case .failure(let error): continuation.resume(throwing: error)
-            case .success(let target?): write(target.1, on: target.0, deadline: deadline)
-            case .success(nil): break
-            }
+            if let failure { continuation.resume(throwing: failure) }
         }
     }
 
     func addAuth(scheme: String, credentials: [UInt8]) async throws {
         let deadline = Deadline.after(seconds: options.requestTimeout)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let outcome: Result<(Link, [UInt8])?, ZooKeeperError> = lock.withLock {
+            let failure: ZooKeeperError? = lock.withLock {
                 switch phase {
-                case .closed: return .failure(.closed)
-                case .expired: return .failure(.sessionExpired)
+                case .closed: return .closed
+                case .expired: return .sessionExpired
                 case .connecting, .connected: break
                 }
                 let id = nextAuthID
@@ -153,30 +165,60 @@ final class SessionCore: @unchecked Sendable {
                 auths.append(StoredAuth(id: id, scheme: scheme, credentials: credentials, waiter: continuation, deadline: deadline))
                 if case .connected(let link) = phase {
                     authsInFlight.append(id)
-                    return .success((link, ZooKeeperRequest.auth(scheme: scheme, credentials: credentials).frame(xid: SpecialXid.auth)))
+                    enqueue(ZooKeeperRequest.auth(scheme: scheme, credentials: credentials).frame(xid: SpecialXid.auth), on: link, dropAfter: nil)
                 }
-                return .success(nil)
+                return nil
             }
-            switch outcome {
-            case .failure(let error): continuation.resume(throwing: error)
-            case .success(let target?): write(target.1, on: target.0, deadline: deadline)
-            case .success(nil): break
+            if let failure { continuation.resume(throwing: failure) }
+        }
+    }
+
+    /// Queues a frame for the writer thread. Call with `lock` held: queue order is wire order.
+    private func enqueue(_ frame: [UInt8], on link: Link, dropAfter: Deadline?) {
+        outbound.append(Outbound(link: link, frame: frame, dropAfter: dropAfter))
+        // Counted when queued, not when written: a ping behind a slow write would be no help,
+        // and counting at write time would queue a ping on every turn of the I/O loop.
+        lastSent = .now
+        lock.signal()
+    }
+
+    // MARK: Writer thread
+
+    /// Writes queued frames until the session ends. Each frame is written whole or its link
+    /// is shut down: a partial frame would desynchronise the stream, so a write failure ends
+    /// the connection and the I/O thread fails over.
+    func runWriter() {
+        while let item = nextOutbound() {
+            descriptorLock.withLock {
+                guard !item.link.retired else { return }
+                // Skipping a frame not yet begun keeps the stream in step.
+                if let dropAfter = item.dropAfter, dropAfter.hasPassed { return }
+                // A frame once begun must finish, whatever its caller's deadline, or the
+                // connection is lost. This bounds a peer that takes nothing; a dead peer is
+                // noticed sooner by the I/O thread, whose `retire` fails this write at once.
+                do {
+                    try item.link.connection.writeAll(item.frame, deadline: .after(seconds: options.requestTimeout))
+                } catch {
+                    item.link.connection.shutdownBoth()
+                }
             }
         }
     }
 
-    /// Writes one whole frame or retires the link: a partial frame would desynchronise the
-    /// stream, so any write failure ends the connection and the I/O thread fails over.
-    func write(_ frame: [UInt8], on link: Link, deadline: Deadline) {
-        writeLock.withLock {
-            guard !link.retired else { return }
-            do {
-                try link.connection.writeAll(frame, deadline: deadline)
-            } catch {
-                link.connection.shutdownBoth()
+    /// The next frame to write; nil once the session has ended.
+    private func nextOutbound() -> Outbound? {
+        lock.withLock {
+            while true {
+                switch phase {
+                case .closed, .expired:
+                    outbound.removeAll()
+                    return nil
+                case .connecting, .connected:
+                    if !outbound.isEmpty { return outbound.removeFirst() }
+                    lock.wait()
+                }
             }
         }
-        lock.withLock { lastSent = .now }
     }
 
     /// Ends the session locally: fails everything outstanding with `error` and stops the
@@ -196,9 +238,12 @@ final class SessionCore: @unchecked Sendable {
             authsInFlight.removeAll()
             let connectWaiter = self.connectWaiter
             self.connectWaiter = nil
+            // The writer thread sees the final phase and exits.
+            lock.signal()
             return (waiters, authWaiters, connectWaiter, link)
         }
-        // Wakes the I/O thread's read; it sees the final phase and exits, closing the socket.
+        // Wakes the I/O thread's read (and a blocked write); the I/O thread sees the final
+        // phase and exits, closing the socket.
         link?.connection.shutdownBoth()
         for waiter in waiters { waiter.resume(throwing: error) }
         for waiter in authWaiters { waiter.resume(throwing: error) }
@@ -264,8 +309,11 @@ final class SessionCore: @unchecked Sendable {
                 shutdown(.sessionExpired, finalPhase: .expired)
                 return nil
             } catch {
+                // The summary is wrapped in noServerAvailable once; keep only each reason.
+                var reason = error.description
+                if case .noServerAvailable(let inner) = error { reason = inner }
                 failures.removeAll { $0.member == member.label }
-                failures.append((member.label, error.description))
+                failures.append((member.label, reason))
             }
             attemptsThisRound += 1
             if attemptsThisRound >= members.count {
@@ -324,42 +372,33 @@ final class SessionCore: @unchecked Sendable {
             throw .sessionExpired
         }
 
-        // Hold the write lock while going live so replayed auths reach the server before
-        // any request a caller sends on the new link.
-        return writeLock.withLock { () -> Link in
-            let (link, frames, waiter) = lock.withLock { () -> (Link, [[UInt8]], CheckedContinuation<Void, any Error>?) in
-                generation += 1
-                let link = Link(connection: connection, generation: generation, member: member.label)
-                sessionID = response.sessionID
-                password = response.password
-                negotiatedTimeoutMilliseconds = response.timeoutMilliseconds
-                phase = .connected(link)
-                lastHeard = .now
-                lastSent = .now
-                var frames: [[UInt8]] = []
-                authsInFlight = auths.map(\.id)
-                for auth in auths {
-                    frames.append(ZooKeeperRequest.auth(scheme: auth.scheme, credentials: auth.credentials).frame(xid: SpecialXid.auth))
-                }
-                for xid in pending.keys.sorted() where pending[xid]!.sentOn == nil {
-                    pending[xid]!.sentOn = link.generation
-                    frames.append(pending[xid]!.frame)
-                }
-                let waiter = connectWaiter
-                connectWaiter = nil
-                return (link, frames, waiter)
+        // Replayed auths and waiting requests are queued in the same step that makes the link
+        // live, so they reach the server before anything a caller queues after it.
+        let (link, waiter) = lock.withLock { () -> (Link, CheckedContinuation<Void, any Error>?) in
+            generation += 1
+            let link = Link(connection: connection, generation: generation, member: member.label)
+            sessionID = response.sessionID
+            password = response.password
+            negotiatedTimeoutMilliseconds = response.timeoutMilliseconds
+            phase = .connected(link)
+            lastHeard = .now
+            authsInFlight = auths.map(\.id)
+            for auth in auths {
+                enqueue(ZooKeeperRequest.auth(scheme: auth.scheme, credentials: auth.credentials).frame(xid: SpecialXid.auth),
+                        on: link, dropAfter: nil)
             }
-            let writeDeadline = Deadline.after(seconds: options.requestTimeout)
-            for frame in frames {
-                do { try connection.writeAll(frame, deadline: writeDeadline) } catch {
-                    connection.shutdownBoth()
-                    break
-                }
+            for xid in pending.keys.sorted() where pending[xid]!.sentOn == nil {
+                pending[xid]!.sentOn = link.generation
+                enqueue(pending[xid]!.frame, on: link, dropAfter: pending[xid]!.deadline)
             }
-            waiter?.resume()
-            events.yield(WatchEvent(kind: .none, state: KeeperState.syncConnected, path: ""))
-            return link
+            lastSent = .now
+            let waiter = connectWaiter
+            connectWaiter = nil
+            return (link, waiter)
         }
+        waiter?.resume()
+        events.yield(WatchEvent(kind: .none, state: KeeperState.syncConnected, path: ""))
+        return link
     }
 
     /// Reads and dispatches frames until the link dies; then fails what was in flight on it.
@@ -380,7 +419,12 @@ final class SessionCore: @unchecked Sendable {
                 return
             }
             if now.nanoseconds >= sent.nanoseconds &+ pingInterval {
-                write(ZooKeeperRequest.ping.frame(xid: SpecialXid.ping), on: link, deadline: .after(seconds: Double(pingInterval) / 1e9))
+                // Queued only: this thread never waits for a write, so it keeps reading.
+                lock.withLock {
+                    guard case .connected(let current) = phase, current === link else { return }
+                    enqueue(ZooKeeperRequest.ping.frame(xid: SpecialXid.ping), on: link,
+                            dropAfter: Deadline(nanoseconds: now.nanoseconds &+ pingInterval))
+                }
                 continue
             }
             var wake = Deadline(nanoseconds: min(sent.nanoseconds &+ pingInterval, heard.nanoseconds &+ silenceLimit))
@@ -448,6 +492,7 @@ final class SessionCore: @unchecked Sendable {
     private func lose(_ link: Link, error: ZooKeeperError) {
         let failed = lock.withLock { () -> [CheckedContinuation<ReplyFrame, any Error>] in
             if case .connected(let current) = phase, current === link { phase = .connecting }
+            outbound.removeAll { $0.link === link }
             let lost = pending.filter { $0.value.sentOn == link.generation }
             for xid in lost.keys { pending.removeValue(forKey: xid) }
             // Auths are replayed on the next link; their waiters keep waiting for that verdict.
@@ -460,7 +505,9 @@ final class SessionCore: @unchecked Sendable {
     }
 
     private func retire(_ link: Link) {
-        writeLock.withLock {
+        // Fails a write blocked on this connection at once, so the lock below is not held long.
+        link.connection.shutdownBoth()
+        descriptorLock.withLock {
             link.retired = true
             link.connection.close()
         }

@@ -4,7 +4,7 @@ import NetCore
 ///
 /// One I/O thread per client reads replies, pings at a third of the negotiated session
 /// timeout, and on a dead connection moves to the next member with the same session id and
-/// password. Every call has a deadline (`Options.requestTimeout`); every error is a
+/// password; one writer thread writes every frame, so calls never block on the socket. Every call has a deadline (`Options.requestTimeout`); every error is a
 /// `ZooKeeperError`.
 ///
 /// Watches set with `watch: true` are delivered once on `events`, along with session events
@@ -79,8 +79,8 @@ public final class ZooKeeperClient: Sendable {
         let core = SessionCore(members: addresses, options: options, events: continuation)
         try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
             core.lock.withLock { core.connectWaiter = waiter }
-            if !startThread({ core.run() }) {
-                core.shutdown(.noServerAvailable("cannot start the connection thread"), finalPhase: .closed)
+            if !startThread({ core.runWriter() }) || !startThread({ core.run() }) {
+                core.shutdown(.noServerAvailable("cannot start the connection threads"), finalPhase: .closed)
             }
         }
         return ZooKeeperClient(core: core, events: stream)

@@ -18,8 +18,14 @@ struct MemberOptions: ParsableArguments {
         members.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
+    /// Bad input is a usage error (exit 64) before any connection is tried.
     func validate() throws {
         if memberList.isEmpty { throw ValidationError("--members needs at least one host:port") }
+        for member in memberList {
+            do { _ = try parseHostPort(member, defaultPort: 2181) } catch {
+                throw ValidationError("--members: \(error)")
+            }
+        }
         if timeout <= 0 || sessionTimeout <= 0 { throw ValidationError("timeouts must be positive") }
     }
 
@@ -57,6 +63,11 @@ func withClient<T>(_ options: MemberOptions, _ what: String, _ body: (ZooKeeperC
     }
 }
 
+/// A malformed znode path is a usage error (exit 64), found before connecting.
+func validateNodePath(_ path: String, sequential: Bool = false) throws {
+    do { try validatePath(path, sequential: sequential) } catch { throw ValidationError("\(error)") }
+}
+
 func readData(argument: String?, file: String?) throws -> [UInt8] {
     switch (argument, file) {
     case (let text?, nil): return Array(text.utf8)
@@ -84,6 +95,8 @@ struct CreateNode: AsyncParsableCommand {
     @Flag(help: "Append a sequence number to the name.") var sequential = false
     @OptionGroup var connection: MemberOptions
 
+    func validate() throws { try validateNodePath(path, sequential: sequential) }
+
     func run() async throws {
         let bytes = try readData(argument: data, file: dataFile)
         let created = try await withClient(connection, "create \(path)") {
@@ -99,6 +112,8 @@ struct GetNode: AsyncParsableCommand {
     @Argument(help: "Path of the node.") var path: String
     @Flag(help: "Also print the node's Stat after the data.") var stat = false
     @OptionGroup var connection: MemberOptions
+
+    func validate() throws { try validateNodePath(path) }
 
     func run() async throws {
         let (data, nodeStat) = try await withClient(connection, "get \(path)") { try await $0.getData(path) }
@@ -132,6 +147,8 @@ struct SetNode: AsyncParsableCommand {
     @Option(help: "Only if the node's version is this (-1: any).") var version: Int32 = -1
     @OptionGroup var connection: MemberOptions
 
+    func validate() throws { try validateNodePath(path) }
+
     func run() async throws {
         let bytes = try readData(argument: data, file: dataFile)
         let stat = try await withClient(connection, "set \(path)") { try await $0.setData(path, data: bytes, version: version) }
@@ -146,6 +163,8 @@ struct DeleteNode: AsyncParsableCommand {
     @Option(help: "Only if the node's version is this (-1: any).") var version: Int32 = -1
     @OptionGroup var connection: MemberOptions
 
+    func validate() throws { try validateNodePath(path) }
+
     func run() async throws {
         try await withClient(connection, "delete \(path)") { try await $0.delete(path, version: version) }
     }
@@ -156,6 +175,8 @@ struct ListChildren: AsyncParsableCommand {
 
     @Argument(help: "Path of the node.") var path: String = "/"
     @OptionGroup var connection: MemberOptions
+
+    func validate() throws { try validateNodePath(path) }
 
     func run() async throws {
         let children = try await withClient(connection, "ls \(path)") { try await $0.getChildren(path) }

@@ -13,6 +13,12 @@ final class MisbehavingServer: @unchecked Sendable {
         case handshakeReply([UInt8])
         /// Completes the handshake, then answers the first request with bytes built from its xid.
         case afterHandshake(@Sendable (_ xid: Int32) -> [UInt8], thenClose: Bool)
+        /// Grants one session with this timeout and then never reads or writes again (its
+        /// receive buffer fills up), keeping the connection open until `stop()`.
+        case deafAfterHandshake(timeoutMilliseconds: Int32)
+        /// Grants one session with this timeout, hangs up at once, and from then on closes
+        /// every new connection without a word: the session's server is gone for good.
+        case oneSessionThenGone(timeoutMilliseconds: Int32)
     }
 
     let port: Int
@@ -21,6 +27,7 @@ final class MisbehavingServer: @unchecked Sendable {
     private let lock = NSLock()
     private var stopped = false
     private var clients: [Int32] = []
+    private var accepted = 0
 
     init(_ behavior: Behavior) throws {
         self.behavior = behavior
@@ -98,15 +105,29 @@ final class MisbehavingServer: @unchecked Sendable {
         _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 
+    private func grantSession(_ fd: Int32, timeoutMilliseconds: Int32) {
+        send(fd, Frame.encode(ConnectResponse(timeoutMilliseconds: timeoutMilliseconds, sessionID: 0x5E55, password: Array(repeating: 7, count: 16)).juteBytes))
+    }
+
     private func serve(_ fd: Int32) {
+        let first = lock.withLock { () -> Bool in accepted += 1; return accepted == 1 }
+        if case .oneSessionThenGone = behavior, !first {
+            shutdown(fd, Int32(SHUT_RDWR))
+            return
+        }
         guard readFrame(fd) != nil else { return }
         switch behavior {
         case .silent:
             return
         case .handshakeReply(let bytes):
             send(fd, bytes)
+        case .deafAfterHandshake(let timeout):
+            grantSession(fd, timeoutMilliseconds: timeout)
+        case .oneSessionThenGone(let timeout):
+            grantSession(fd, timeoutMilliseconds: timeout)
+            shutdown(fd, Int32(SHUT_RDWR))
         case .afterHandshake(let reply, let thenClose):
-            send(fd, Frame.encode(ConnectResponse(timeoutMilliseconds: 30_000, sessionID: 0x5E55, password: Array(repeating: 7, count: 16)).juteBytes))
+            grantSession(fd, timeoutMilliseconds: 30_000)
             // Skip pings; misbehave on the first real request.
             while let frame = readFrame(fd) {
                 var r = JuteReader(frame)
@@ -267,5 +288,51 @@ struct TestDoubleTests {
                 await #expect(throws: ZooKeeperError.timedOut(operation: "get /slow")) { _ = try await client.getData("/slow") }
             }
         }
+    }
+
+    @Test func sessionExpiresWhenNoMemberIsReachableForTheSessionTimeout() async throws {
+        let server = try MisbehavingServer(.oneSessionThenGone(timeoutMilliseconds: 2_000))
+        defer { server.stop() }
+        let client = try await ZooKeeperClient.connect(members: [server.member], options: quickOptions)
+        await bounded(by: 2) {
+            var states: [Int32] = []
+            // The stream finishes when the session ends.
+            for await event in client.events where event.kind == .none { states.append(event.state) }
+            #expect(states.last == KeeperState.expired, "session events: \(states)")
+        }
+        #expect(client.state == .expired)
+        await #expect(throws: ZooKeeperError.sessionExpired) { _ = try await client.getData("/a") }
+        await #expect(throws: ZooKeeperError.sessionExpired) { try await client.addDigestAuth(user: "u", password: "p") }
+    }
+
+    @Test func refusedMemberIsReportedWithOnePrefix() async throws {
+        let server = try MisbehavingServer(.silent)
+        let member = server.member
+        server.stop()  // nothing listens on its port any more: connects are refused
+        var options = quickOptions
+        options.connectTimeout = 0.5
+        await #expect {
+            _ = try await ZooKeeperClient.connect(members: [member], options: options)
+        } throws: { error in
+            let text = "\(error)"
+            return text.hasPrefix("no ZooKeeper server available: \(member): cannot connect to \(member): ")
+                && text.components(separatedBy: "no ZooKeeper server available").count == 2
+        }
+    }
+
+    @Test func peerThatStopsReadingCannotStallTheSession() async throws {
+        // The server grants a 3 s session, then reads nothing. A frame bigger than both
+        // sockets' buffers blocks its write; the session must still notice the server's
+        // silence (2/3 of the timeout) and fail the call, long before the call's own deadline.
+        let server = try MisbehavingServer(.deafAfterHandshake(timeoutMilliseconds: 3_000))
+        defer { server.stop() }
+        var options = quickOptions
+        options.requestTimeout = 40
+        let client = try await ZooKeeperClient.connect(members: [server.member], options: options)
+        let payload = [UInt8](repeating: 0x61, count: 32 << 20)
+        await bounded(by: 2) {
+            await #expect(throws: ZooKeeperError.connectionLoss) { try await client.setData("/big", data: payload) }
+        }
+        await client.close()
     }
 }

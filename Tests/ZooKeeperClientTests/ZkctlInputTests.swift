@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+
+/// zkctl's data commands with bad input: no server is needed, because nothing may be tried.
+@Suite("zkctl rejects bad input before connecting", .timeLimit(.minutes(1)))
+struct ZkctlInputTests {
+    /// ArgumentParser's exit code for a `ValidationError` (EX_USAGE).
+    static let usageError: Int32 = 64
+
+    private func zkctl(_ arguments: [String]) async throws -> ProcessResult {
+        let zkctl = ZkctlTests.zkctl
+        try #require(FileManager.default.isExecutableFile(atPath: zkctl), "build zkctl first: \(zkctl) is missing")
+        return try await runProcess(zkctl, arguments, timeout: 30)
+    }
+
+    @Test(arguments: [
+        ["get", "x"],
+        ["get", "/x/"],
+        ["create", "/a//b", "data"],
+        ["set", "relative", "data"],
+        ["delete", "/a/../b"],
+        ["ls", "/a/./b"],
+    ])
+    func badPathIsAUsageError(_ command: [String]) async throws {
+        // Port 1 refuses: were a connection tried, the exit would be 1, not 64.
+        let result = try await zkctl(command + ["--members", "127.0.0.1:1"])
+        #expect(result.status == Self.usageError, "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("invalid path"), "stderr: \(result.stderr)")
+    }
+
+    @Test(arguments: [
+        (["get", "/x"], "h:99999", "port must be a number"),
+        (["ls"], "127.0.0.1:2181,h:0", "port must be a number"),
+        (["config"], "[::1", "missing ']'"),
+        (["create", "/x"], ":2181", "empty host"),
+        (["smoke"], "a:1,b:x", "port must be a number"),
+    ])
+    func badMemberIsAUsageError(_ command: [String], _ members: String, _ reason: String) async throws {
+        let result = try await zkctl(command + ["--members", members])
+        #expect(result.status == Self.usageError, "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("--members"), "stderr: \(result.stderr)")
+        #expect(result.stderr.contains(reason), "stderr: \(result.stderr)")
+    }
+
+    @Test func validInputGetsAsFarAsConnecting() async throws {
+        // A sequential create may end in '/'; the refused connect then fails it, saying so once.
+        let result = try await zkctl(["create", "/queue/", "--sequential", "--members", "127.0.0.1:1", "--timeout", "1"])
+        #expect(result.status == 1, "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("no ZooKeeper server available: 127.0.0.1:1: cannot connect to 127.0.0.1:1"),
+                "stderr: \(result.stderr)")
+        #expect(result.stderr.components(separatedBy: "no ZooKeeper server available").count == 2, "stderr: \(result.stderr)")
+    }
+}
