@@ -35,6 +35,9 @@ if [[ -z "${MEMBERS:-}" ]]; then
       echo "dataDir=$dir/data"; echo "clientPort=2181"; echo "4lw.commands.whitelist=srvr"
       echo "quorumListenOnAllIPs=false"; echo "reconfigEnabled=true"; echo "standaloneEnabled=false"
       echo "admin.enableServer=false"
+      # The clients are what is measured: without this each create waits for an fsync of the
+      # transaction log, and disk noise swamps the difference between them.
+      echo "forceSync=no"
       for peer in 1 2 3; do echo "server.$peer=$BLOCK.$peer:2888:3888:participant;$BLOCK.$peer:2181"; done
     } > "$dir/zoo.cfg"
     java -Xmx256m -Dzookeeper.log.dir="$dir" -cp /usr/share/java/zookeeper.jar:/etc/zookeeper/conf \
@@ -55,11 +58,11 @@ if [[ -z "${MEMBERS:-}" ]]; then
 fi
 
 # Both clients talk to the first member only, so the figures compare like with like.
+# ROUNDS rounds, alternating which client goes first; every round is printed, then medians.
 FIRST="${MEMBERS%%,*}"
-echo "sequential create+get pairs against $FIRST, $COUNT each (one warm-up run first)"
-"$ZKCTL" bench --members "$FIRST" --count 200 > /dev/null
-"$ZKCTL" bench --members "$FIRST" --count "$COUNT"
-python3 - "$FIRST" "$COUNT" <<'PY'
+ROUNDS="${ROUNDS:-3}"
+KAZOO_BENCH="$(mktemp /tmp/kazoo-bench.XXXXXX.py)"
+cat > "$KAZOO_BENCH" <<'PY'
 import sys, time, random
 from kazoo.client import KazooClient
 hosts, count = sys.argv[1], int(sys.argv[2])
@@ -85,3 +88,27 @@ elapsed = run(count)
 print("kazoo  %d create+get in %.3f s: %.0f create+get pairs/s" % (count, elapsed, count / elapsed))
 zk.stop()
 PY
+echo "sequential create+get pairs against $FIRST, $COUNT each, $ROUNDS rounds (warm-up runs excluded)"
+"$ZKCTL" bench --members "$FIRST" --count 200 > /dev/null
+results=()
+for round in $(seq 1 "$ROUNDS"); do
+  if (( round % 2 )); then order="swift kazoo"; else order="kazoo swift"; fi
+  for client in $order; do
+    if [[ $client == swift ]]; then line="$("$ZKCTL" bench --members "$FIRST" --count "$COUNT")"
+    else line="$(python3 "$KAZOO_BENCH" "$FIRST" "$COUNT")"; fi
+    echo "round $round: $line"
+    results+=("$line")
+  done
+done
+rm -f "$KAZOO_BENCH"
+printf '%s\n' "${results[@]}" | python3 -c '
+import re, statistics, sys
+rates = {}
+for line in sys.stdin:
+    m = re.match(r"(\w+)\s.*: (\d+) create\+get pairs/s", line.strip())
+    if m: rates.setdefault(m.group(1), []).append(int(m.group(2)))
+for name, values in rates.items():
+    print("median %-6s %d create+get pairs/s over %d rounds" % (name, statistics.median(values), len(values)))
+if {"swift", "kazoo"} <= rates.keys():
+    print("swift / kazoo: %.2fx" % (statistics.median(rates["swift"]) / statistics.median(rates["kazoo"])))
+'
