@@ -5,7 +5,7 @@ import PackageDescription
 // from scratch by CI on 2 cores. The probe links neither (see its target).
 let package = Package(
     name: "ensemble-operator",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ensemble-operator", targets: ["EnsembleOperator"]),
         .executable(name: "ensemble-probe", targets: ["Probes"]),
