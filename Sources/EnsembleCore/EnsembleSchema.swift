@@ -19,7 +19,6 @@ public enum EnsembleAPI {
     public static let zooKeeperMaxReplicas = 9
     public static let cassandraMaxReplicas = 100
 
-    static let probeTimings: [(String, Schema)] = []
 
     static func probe(_ what: String, initialDelay: Int, period: Int, timeout: Int, failureThreshold: Int) -> Schema {
         .object("Timings of the \(what) probe (run by kubelet with the ensemble-probe binary).", [

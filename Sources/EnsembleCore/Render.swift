@@ -29,7 +29,6 @@ public struct RenderOptions: Sendable {
 /// Manifests for one Ensemble, as pure functions of it.
 public enum Rendering {
     public static let configHashAnnotation = "ensemble.dev/config-hash"
-    public static let fieldManager = "ensemble-operator"
 
     /// Every object the operator creates for the Ensemble, in apply order.
     public static func render(_ ensemble: Ensemble, options: RenderOptions = RenderOptions()) -> [Value] {
