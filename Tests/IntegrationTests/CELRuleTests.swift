@@ -1,6 +1,7 @@
 import EnsembleCore
 import Foundation
 import Testing
+import ZooKeeperTestSupport
 
 /// The CRD's `x-kubernetes-validations` evaluated by an independent CEL implementation
 /// (cel-python) on defaulted objects, as the API server would at admission: valid examples
@@ -43,7 +44,7 @@ import Testing
             items.append(item)
             sites.append(site)
         }
-        let result = try run("python3", [repoRoot.appendingPathComponent("scripts/cel_eval.py").path], stdin: Emit.json(.array(items), pretty: false))
+        let result = try runProcess("python3", [repoRoot.appendingPathComponent("scripts/cel_eval.py").path], stdin: Emit.json(.array(items), pretty: false))
         try #require(result.status == 0, "cel_eval.py: \(result.stderr)")
         let decoded = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [Any])
         var failing: [String] = []

@@ -1,6 +1,7 @@
 import Foundation
 import LocalEnsemble
 import Testing
+import ZooKeeperTestSupport
 
 /// `zkctl health --local NAME` finds the members of a local-mode ensemble by its recorded
 /// layout. Members on 127.0.12.x (see ZkctlLocalTests for the address plan).
@@ -15,7 +16,7 @@ import Testing
             LocalEnsemble.killServers(under: state)
             try? FileManager.default.removeItem(at: directory)
         }
-        let up = try run(productsDirectory.appendingPathComponent("zkctl").path,
+        let up = try runProcess(try builtProduct("zkctl"),
                          ["local", "up", "-f", file, "--state-dir", state, "--base-address", "127.0.12", "--timeout", "90"], timeout: 150)
         try #require(up.status == 0, "\(up.stdout)\(up.stderr)")
 

@@ -1,6 +1,7 @@
 import EnsembleCore
 import Foundation
 import Testing
+import ZooKeeperTestSupport
 
 /// Every rendered manifest of every example, and the CRD, against the real Kubernetes
 /// OpenAPI schemas of several minor versions (kubernetes-validate, strict: unknown fields fail).
@@ -40,7 +41,7 @@ import Testing
         let dir = try temporaryDirectory("k8s-validate")
         defer { try? FileManager.default.removeItem(at: dir) }
         let (files, manifests) = try renderedFiles(in: dir)
-        let result = try run("kubernetes-validate", ["--strict", "-k", version] + files, timeout: 300)
+        let result = try runProcess("kubernetes-validate", ["--strict", "-k", version] + files, timeout: 300)
         #expect(result.status == 0, "kubernetes-validate \(version):\n\(result.stdout)\n\(result.stderr)")
         let passed = result.stdout.components(separatedBy: "\n").filter { $0.contains(" passed for resource ") }.count
         #expect(passed == manifests, "expected \(manifests) manifests to pass against \(version), saw \(passed):\n\(result.stdout)")
@@ -55,7 +56,7 @@ import Testing
         objects[objects.count - 1]["spec"]?["replicaz"] = 3
         let file = dir.appendingPathComponent("broken.yaml")
         try Emit.yamlDocuments(objects).write(to: file, atomically: true, encoding: .utf8)
-        let result = try run("kubernetes-validate", ["--strict", "-k", Self.versions[0], file.path], timeout: 300)
+        let result = try runProcess("kubernetes-validate", ["--strict", "-k", Self.versions[0], file.path], timeout: 300)
         #expect(result.status != 0)
     }
 

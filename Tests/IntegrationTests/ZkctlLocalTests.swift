@@ -1,6 +1,7 @@
 import Foundation
 import LocalEnsemble
 import Testing
+import ZooKeeperTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,7 +23,7 @@ import Glibc
         """
 
     func local(_ arguments: [String], timeout: Double = 150) throws -> ProcessResult {
-        try run(productsDirectory.appendingPathComponent("zkctl").path, ["local"] + arguments, timeout: timeout)
+        try runProcess(try builtProduct("zkctl"), ["local"] + arguments, timeout: timeout)
     }
 
     /// The member rows of the health table (they start with the member's address).
@@ -214,7 +215,12 @@ private func waitFor<T>(deadline seconds: Double, _ probe: () throws -> T?) thro
     let end = Date().addingTimeInterval(seconds)
     while true {
         if let value = try probe() { return value }
-        if Date() > end { throw ProcessTimeout(command: "condition not met within \(seconds) s") }
+        if Date() > end { throw ConditionTimeout(seconds: seconds) }
         usleep(100_000)
     }
+}
+
+private struct ConditionTimeout: Error, CustomStringConvertible {
+    var seconds: Double
+    var description: String { "condition not met within \(seconds) s" }
 }

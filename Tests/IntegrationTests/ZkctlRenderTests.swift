@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZooKeeperTestSupport
 
 /// zkctl render / validate / crd as users run them.
 @Suite struct ZkctlRenderTests {

@@ -1,6 +1,7 @@
 import Foundation
 import NetCore
 import Testing
+import ZooKeeperTestSupport
 @testable import ZKAdmin
 
 /// No real Cassandra can be installed on this machine (no package, no network registry for
@@ -154,13 +155,13 @@ import Testing
         let probe = try builtProduct("ensemble-probe")
         let good = try Self.server(replying: Frame.response(opcode: 0x06, body: Frame.stringMultimap(Self.supportedEntries)), thenClose: false)
         defer { good.stop() }
-        let ok = try run(probe, ["cql-ready", "--port", String(good.port)])
+        let ok = try runProcess(probe, ["cql-ready", "--port", String(good.port)])
         #expect(ok.status == 0)
         #expect(ok.stderr == "ensemble-probe: ready: SUPPORTED from 127.0.0.1:\(good.port), CQL_VERSION 3.4.5\n")
 
         let error = try Self.server(replying: Frame.response(opcode: 0x00, body: Frame.int(0x1001) + Frame.string("Cannot achieve consistency")))
         defer { error.stop() }
-        let failed = try run(probe, ["cql-ready", "--port", String(error.port)])
+        let failed = try runProcess(probe, ["cql-ready", "--port", String(error.port)])
         #expect(failed.status == 1)
         #expect(failed.stderr == "ensemble-probe: not ready: CQL OPTIONS on 127.0.0.1:\(error.port): server answered ERROR 0x1001: Cannot achieve consistency\n")
     }

@@ -1,6 +1,7 @@
 import Foundation
 import NetCore
 import Testing
+import ZooKeeperTestSupport
 import ZKAdmin
 
 /// Peers that accept and then misbehave. Every exchange must end within its timeout with a
@@ -53,7 +54,7 @@ import ZKAdmin
         let peer = try TestPeer { behaviour.serve($0) }
         defer { peer.stop() }
         for command in ["zk-live", "zk-ready", "zk-startup", "cql-ready"] {
-            let result = try run(probe, [command, "--port", String(peer.port), "--timeout", String(Self.timeout)])
+            let result = try runProcess(probe, [command, "--port", String(peer.port), "--timeout", String(Self.timeout)])
             #expect(result.status == 1, "\(behaviour) \(command): \(result.stderr)")
             #expect(result.seconds < Self.timeout + 1, "\(behaviour) \(command) took \(result.seconds) s")
             let lines = result.stderr.split(separator: "\n")
@@ -86,7 +87,7 @@ import ZKAdmin
             if (try? TCPConnection.connect(host: "127.0.0.1", port: port, deadline: .after(seconds: 1))) == nil { break }
         }
         for command in ["zk-live", "cql-live", "tcp-live"] {
-            let result = try run(probe, [command, "--port", String(port)])
+            let result = try runProcess(probe, [command, "--port", String(port)])
             #expect(result.status == 1)
             #expect(result.stderr.contains("Connection refused"), "\(result.stderr)")
         }
@@ -97,7 +98,7 @@ import ZKAdmin
         let probe = try builtProduct("ensemble-probe")
         let peer = try TestPeer { $0.holdUntilClosed() }
         defer { peer.stop() }
-        let result = try run(probe, [command, "--port", String(peer.port), "--timeout", "2"])
+        let result = try runProcess(probe, [command, "--port", String(peer.port), "--timeout", "2"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr == "ensemble-probe: 127.0.0.1:\(peer.port) accepts connections\n")
     }

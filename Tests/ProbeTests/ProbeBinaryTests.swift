@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZooKeeperTestSupport
 
 /// The built `ensemble-probe` as kubelet and the init container run it.
 @Suite struct ProbeCommandLineTests {
@@ -19,7 +20,7 @@ import Testing
         (["install", "/a", "--ordinal", "-1", "--data-dir", "/d"], "--ordinal must be a non-negative integer"),
     ])
     func usageErrorsExit2(_ arguments: [String], _ message: String) throws {
-        let result = try run(try builtProduct("ensemble-probe"), arguments)
+        let result = try runProcess(try builtProduct("ensemble-probe"), arguments)
         #expect(result.status == 2)
         #expect(result.stderr.hasPrefix("ensemble-probe: "))
         #expect(result.stderr.contains(message), "\(result.stderr)")
@@ -28,13 +29,13 @@ import Testing
 
     @Test(arguments: ["zk-live", "zk-ready", "zk-startup", "cql-ready", "cql-live", "tcp-live", "install"])
     func helpPerCommand(_ command: String) throws {
-        let result = try run(try builtProduct("ensemble-probe"), [command, "--help"])
+        let result = try runProcess(try builtProduct("ensemble-probe"), [command, "--help"])
         #expect(result.status == 0)
         #expect(result.stdout.hasPrefix("Usage: ensemble-probe \(command)"))
     }
 
     @Test func generalHelpListsEveryCommand() throws {
-        let result = try run(try builtProduct("ensemble-probe"), ["--help"])
+        let result = try runProcess(try builtProduct("ensemble-probe"), ["--help"])
         #expect(result.status == 0)
         for command in ["zk-live", "zk-ready", "zk-startup", "cql-ready", "cql-live", "tcp-live", "install DIR"] {
             #expect(result.stdout.contains("  \(command) "), "\(command)")
@@ -47,7 +48,7 @@ import Testing
             connection.write(Array("imok".utf8))
         }
         defer { peer.stop() }
-        let result = try run(try builtProduct("ensemble-probe"), ["zk-live", "--host=127.0.0.1", "--port=\(peer.port)", "--timeout=0.8"])
+        let result = try runProcess(try builtProduct("ensemble-probe"), ["zk-live", "--host=127.0.0.1", "--port=\(peer.port)", "--timeout=0.8"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr == "ensemble-probe: imok from 127.0.0.1:\(peer.port)\n")
     }
@@ -67,7 +68,7 @@ import Testing
             connection.write(Array("Zookeeper version: 3.8.0\nZxid: 0x100000004\nMode: \(mode)\n".utf8))
         }
         defer { peer.stop() }
-        let result = try run(try builtProduct("ensemble-probe"), ["zk-ready", "--port", String(peer.port)] + extra)
+        let result = try runProcess(try builtProduct("ensemble-probe"), ["zk-ready", "--port", String(peer.port)] + extra)
         #expect(result.status == status, "\(result.stderr)")
         #expect(result.stderr.contains(message), "\(result.stderr)")
     }
@@ -78,7 +79,7 @@ import Testing
             connection.write(Array("This ZooKeeper instance is not currently serving requests\n".utf8))
         }
         defer { peer.stop() }
-        let result = try run(try builtProduct("ensemble-probe"), ["zk-ready", "--port", String(peer.port)])
+        let result = try runProcess(try builtProduct("ensemble-probe"), ["zk-ready", "--port", String(peer.port)])
         #expect(result.status == 1)
         #expect(result.stderr == "ensemble-probe: not ready: 127.0.0.1:\(peer.port) is not currently serving requests (no quorum)\n")
     }
@@ -117,7 +118,7 @@ import Testing
         let scratch = try Scratch()
         let source = try scratch.configMap(["zoo.cfg": "tickTime=2000\n", "logback.xml": "<configuration/>\n"])
         let probe = try builtProduct("ensemble-probe")
-        let result = try run(probe, [
+        let result = try runProcess(probe, [
             "install", scratch.sub("bin"), "--data-dir", scratch.sub("data"),
             "--config-source", source, "--config-dir", scratch.sub("conf"), "--ordinal", "2",
         ])
@@ -136,7 +137,7 @@ import Testing
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o755)
         #expect(FileManager.default.contentsEqual(atPath: installed, andPath: probe))
         // The copy works on its own.
-        let help = try run(installed, ["--help"])
+        let help = try runProcess(installed, ["--help"])
         #expect(help.status == 0)
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.sub("bin")) == ["ensemble-probe"])
     }
@@ -144,7 +145,7 @@ import Testing
     @Test func sameMyidIsAcceptedAgain() throws {
         let scratch = try Scratch()
         try scratch.write("data/myid", "1\n")
-        let result = try run(try builtProduct("ensemble-probe"), ["install", scratch.sub("bin"), "--data-dir", scratch.sub("data"), "--ordinal", "0"])
+        let result = try runProcess(try builtProduct("ensemble-probe"), ["install", scratch.sub("bin"), "--data-dir", scratch.sub("data"), "--ordinal", "0"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("myid 1 already in"))
     }
@@ -153,7 +154,7 @@ import Testing
         let scratch = try Scratch()
         try scratch.write("data/myid", "3\n")
         let source = try scratch.configMap(["zoo.cfg": "x=1\n"])
-        let result = try run(try builtProduct("ensemble-probe"), [
+        let result = try runProcess(try builtProduct("ensemble-probe"), [
             "install", scratch.sub("bin"), "--data-dir", scratch.sub("data"), "--ordinal", "0",
             "--config-source", source, "--config-dir", scratch.sub("conf"),
         ])
@@ -167,7 +168,7 @@ import Testing
     @Test func garbageMyidIsRefused() throws {
         let scratch = try Scratch()
         try scratch.write("data/myid", "not-a-number\n")
-        let result = try run(try builtProduct("ensemble-probe"), ["install", scratch.sub("bin"), "--data-dir", scratch.sub("data"), "--ordinal", "0"])
+        let result = try runProcess(try builtProduct("ensemble-probe"), ["install", scratch.sub("bin"), "--data-dir", scratch.sub("data"), "--ordinal", "0"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("holds 'not-a-number"), "\(result.stderr)")
         #expect(result.stderr.contains("this pod is id 1"))
@@ -175,7 +176,7 @@ import Testing
 
     @Test func ordinalFromPodIndexEnvironment() throws {
         let scratch = try Scratch()
-        let result = try run(try builtProduct("ensemble-probe"), ["install", scratch.sub("bin"), "--data-dir", scratch.sub("data")],
+        let result = try runProcess(try builtProduct("ensemble-probe"), ["install", scratch.sub("bin"), "--data-dir", scratch.sub("data")],
                              environment: ["POD_INDEX": "4"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try scratch.read("data/myid") == "5\n")
@@ -183,7 +184,7 @@ import Testing
 
     @Test func badPodIndexIsAnError() throws {
         let scratch = try Scratch()
-        let result = try run(try builtProduct("ensemble-probe"), ["install", scratch.sub("bin"), "--data-dir", scratch.sub("data")],
+        let result = try runProcess(try builtProduct("ensemble-probe"), ["install", scratch.sub("bin"), "--data-dir", scratch.sub("data")],
                              environment: ["POD_INDEX": "zk-1"])
         #expect(result.status == 1)
         #expect(result.stderr == "ensemble-probe: POD_INDEX is 'zk-1', not a non-negative integer\n")
@@ -194,7 +195,7 @@ import Testing
     @Test func ordinalFromHostName() throws {
         let scratch = try Scratch()
         let host = ProcessInfo.processInfo.hostName
-        let result = try run(try builtProduct("ensemble-probe"), ["install", scratch.sub("bin"), "--data-dir", scratch.sub("data")], environment: [:])
+        let result = try runProcess(try builtProduct("ensemble-probe"), ["install", scratch.sub("bin"), "--data-dir", scratch.sub("data")], environment: [:])
         if let dash = host.lastIndex(of: "-"), let ordinal = Int(host[host.index(after: dash)...]), ordinal >= 0 {
             #expect(result.status == 0)
             #expect(try scratch.read("data/myid") == "\(ordinal + 1)\n")
@@ -207,7 +208,7 @@ import Testing
     @Test func emptyConfigSourceIsAnError() throws {
         let scratch = try Scratch()
         try FileManager.default.createDirectory(atPath: scratch.sub("empty"), withIntermediateDirectories: true)
-        let result = try run(try builtProduct("ensemble-probe"), ["install", scratch.sub("bin"), "--config-source", scratch.sub("empty"), "--config-dir", scratch.sub("conf")])
+        let result = try runProcess(try builtProduct("ensemble-probe"), ["install", scratch.sub("bin"), "--config-source", scratch.sub("empty"), "--config-dir", scratch.sub("conf")])
         #expect(result.status == 1)
         #expect(result.stderr.contains("holds no regular files"))
     }

@@ -17,7 +17,7 @@ import ZooKeeperTestSupport
         let path: String
         func run(_ command: String, _ member: String) throws -> ProcessResult {
             let (host, port) = try parseHostPort(member, defaultPort: 2181)
-            return try ProbeTests.run(path, [command, "--host", host, "--port", String(port), "--timeout", String(RealZooKeeperTests.probeTimeout)])
+            return try runProcess(path, [command, "--host", host, "--port", String(port), "--timeout", String(RealZooKeeperTests.probeTimeout)])
         }
     }
 
@@ -55,7 +55,7 @@ import ZooKeeperTestSupport
                     #expect(result.status == 0, "\(command) \(endpoint): \(result.stderr)")
                 }
             }
-            let healthy = try run(zkctl, ["health", "--members", all])
+            let healthy = try runProcess(zkctl, ["health", "--members", all])
             #expect(healthy.status == 0, "\(healthy.stdout)\(healthy.stderr)")
             #expect(healthy.stdout.contains("healthy: 3 of 3 voters serving, quorum is 2; leader "))
             let rows = healthy.stdout.split(separator: "\n").filter { line in endpoints.contains { line.hasPrefix($0 + " ") } }
@@ -66,11 +66,11 @@ import ZooKeeperTestSupport
             // lag the quorum by a moment); followers report no such figure.
             var syncedTable = ""
             let bothSynced = try await Self.eventually(within: 30) {
-                syncedTable = try run(zkctl, ["health", "--members", all]).stdout
+                syncedTable = try runProcess(zkctl, ["health", "--members", all]).stdout
                 return Self.modeAndSynced(syncedTable, endpoints: endpoints) == ["follower -", "follower -", "leader 2"]
             }
             #expect(bothSynced, "\(syncedTable)")
-            let syncedJSON = try run(zkctl, ["health", "--members", all, "-o", "json"])
+            let syncedJSON = try runProcess(zkctl, ["health", "--members", all, "-o", "json"])
             let syncedDocument = try JSONSerialization.jsonObject(with: Data(syncedJSON.stdout.utf8)) as? [String: Any]
             let jsonMembers = (syncedDocument?["members"] as? [[String: Any]]) ?? []
             #expect(jsonMembers.count == 3, "\(syncedJSON.stdout)")
@@ -103,7 +103,7 @@ import ZooKeeperTestSupport
             #expect(newLeader != oldLeader)
             let newEndpoint = try zk.member(newLeader).clientEndpoint
 
-            let atRisk = try run(zkctl, ["health", "--members", all])
+            let atRisk = try runProcess(zkctl, ["health", "--members", all])
             #expect(atRisk.status == 1, "\(atRisk.stdout)\(atRisk.stderr)")
             #expect(atRisk.stdout.contains("at risk: 2 of 3 voters serving, quorum is 2: losing one more voter loses quorum; leader \(newEndpoint)"),
                     "\(atRisk.stdout)")
@@ -124,12 +124,12 @@ import ZooKeeperTestSupport
             let stillLive = try probe.run("zk-live", last)
             #expect(stillLive.status == 0, "\(stillLive.stderr)")
 
-            let lost = try run(zkctl, ["health", "--members", all])
+            let lost = try runProcess(zkctl, ["health", "--members", all])
             #expect(lost.status == 2, "\(lost.stdout)\(lost.stderr)")
             #expect(lost.stdout.contains("lost: 0 of 3 voters serving, quorum is 2"), "\(lost.stdout)")
             #expect(lost.stdout.contains("not serving"))
 
-            let json = try run(zkctl, ["health", "--members", all, "-o", "json"])
+            let json = try runProcess(zkctl, ["health", "--members", all, "-o", "json"])
             #expect(json.status == 2)
             let document = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
             #expect(document?["verdict"] as? String == "lost")
@@ -157,14 +157,14 @@ import ZooKeeperTestSupport
             #expect(ready.stderr.contains("ready: leader"))
 
             // health falls back to srvr alone when mntr is refused; one voter is never "healthy".
-            let health = try run(zkctl, ["health", "--members", endpoint])
+            let health = try runProcess(zkctl, ["health", "--members", endpoint])
             #expect(health.status == 1, "\(health.stdout)\(health.stderr)")
             #expect(health.stdout.contains("at risk: 1 of 1 voters serving, quorum is 1"), "\(health.stdout)")
 
-            let raw = try run(zkctl, ["4lw", "mntr", "--members", endpoint])
+            let raw = try runProcess(zkctl, ["4lw", "mntr", "--members", endpoint])
             #expect(raw.status == 1)
             #expect(raw.stderr.contains("'mntr' is not in the server's 4lw.commands.whitelist"), "\(raw.stderr)")
-            let srvr = try run(zkctl, ["4lw", "srvr", "--members", endpoint])
+            let srvr = try runProcess(zkctl, ["4lw", "srvr", "--members", endpoint])
             #expect(srvr.status == 0)
             #expect(srvr.stdout.contains("Mode: leader"))
         }

@@ -1,6 +1,7 @@
 import Foundation
 import NetCore
 import Testing
+import ZooKeeperTestSupport
 
 /// `zkctl health` / `zkctl 4lw` argument handling and exit codes, through the built binary.
 @Suite struct ZkctlHealthCommandTests {
@@ -16,7 +17,7 @@ import Testing
         ["4lw", "ru0k", "--members", "a"],
     ])
     func usageErrorsExit64(_ arguments: [String]) throws {
-        let result = try run(try builtProduct("zkctl"), arguments)
+        let result = try runProcess(try builtProduct("zkctl"), arguments)
         #expect(result.status == 64, "\(arguments): \(result.stderr)")
     }
 
@@ -28,7 +29,7 @@ import Testing
         // The listener closes asynchronously; wait (bounded) until the port refuses.
         let deadline = Deadline.after(seconds: 5)
         while !deadline.hasPassed, (try? TCPConnection.connect(host: "127.0.0.1", port: port, deadline: .after(seconds: 1))) != nil {}
-        let result = try run(try builtProduct("zkctl"), ["health", "--members", "127.0.0.1:\(port),127.0.0.1:\(port)", "--timeout", "2"])
+        let result = try runProcess(try builtProduct("zkctl"), ["health", "--members", "127.0.0.1:\(port),127.0.0.1:\(port)", "--timeout", "2"])
         #expect(result.status == 2)
         #expect(result.stdout.contains("127.0.0.1:\(port): cannot connect to 127.0.0.1:\(port): Connection refused"))
         #expect(result.stdout.hasSuffix("lost: 0 of 2 voters serving, quorum is 2\n"), "\(result.stdout)")
@@ -40,7 +41,7 @@ import Testing
         let peer = try TestPeer { $0.pause(60) }
         defer { peer.stop() }
         let member = "127.0.0.1:\(peer.port)"
-        let result = try run(try builtProduct("zkctl"), ["health", "--members", [member, member, member].joined(separator: ","), "--timeout", "1.5"])
+        let result = try runProcess(try builtProduct("zkctl"), ["health", "--members", [member, member, member].joined(separator: ","), "--timeout", "1.5"])
         #expect(result.status == 2)
         #expect(result.seconds < 1.5 * 2, "took \(result.seconds) s")
         #expect(result.stdout.components(separatedBy: "timed out reading from").count == 4, "\(result.stdout)")

@@ -4,49 +4,8 @@ import Testing
 @testable import ZooKeeperClient
 import ZooKeeperTestSupport
 
-struct ProcessResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-    var seconds: Double
-}
-
-/// Runs a program to completion (killed after `timeout` seconds), capturing its output.
-/// The waiting happens on a thread of its own, not on one of Swift's few cooperative threads.
-func runProcess(_ executable: String, _ arguments: [String], timeout: Double) async throws -> ProcessResult {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread {
-            continuation.resume(with: Result { try runProcessBlocking(executable, arguments, timeout: timeout) })
-        }
-    }
-}
-
-private func runProcessBlocking(_ executable: String, _ arguments: [String], timeout: Double) throws -> ProcessResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    let start = Deadline.now
-    try process.run()
-    // Drain both pipes concurrently so a chatty child cannot block on a full pipe.
-    nonisolated(unsafe) var outData = Data(), errData = Data()
-    let group = DispatchGroup()
-    group.enter(); DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    group.enter(); DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    let deadline = Deadline.after(seconds: timeout)
-    while process.isRunning && !deadline.hasPassed { usleep(20_000) }
-    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    process.waitUntilExit()
-    group.wait()
-    return ProcessResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self),
-                         seconds: Double(Deadline.now.nanoseconds - start.nanoseconds) / 1e9)
-}
-
 private func kazoo(_ script: String, _ arguments: [String]) async throws -> String {
-    let result = try await runProcess("/usr/bin/env", ["python3", "-c", script] + arguments, timeout: 60)
+    let result = try await runProcessInBackground("/usr/bin/env", ["python3", "-c", script] + arguments, timeout: 60)
     guard result.status == 0 else {
         throw ZooKeeperError.invalidArgument("kazoo script failed (\(result.status)): \(result.stderr)")
     }
@@ -124,7 +83,7 @@ struct ZkctlTests {
         defer { ensemble.stop() }
         let members = ensemble.clientEndpoints.joined(separator: ",")
 
-        let ok = try await runProcess(zkctl, ["smoke", "--members", members], timeout: 60)
+        let ok = try await runProcessInBackground(zkctl, ["smoke", "--members", members], timeout: 60)
         #expect(ok.status == 0, "stdout: \(ok.stdout) stderr: \(ok.stderr)")
         #expect(ok.stdout.contains("smoke OK"))
         for step in ["connect (writer)", "create via", "sync via", "get via", "delete via", "exists via"] {
@@ -133,24 +92,24 @@ struct ZkctlTests {
 
         // The data commands round-trip through the same CLI.
         let path = "/zkctl-cli-\(UInt32.random(in: 0...UInt32.max))"
-        #expect(try await runProcess(zkctl, ["create", path, "v1", "--members", members], timeout: 30).stdout == path + "\n")
-        #expect(try await runProcess(zkctl, ["get", path, "--members", members], timeout: 30).stdout == "v1")
-        let stale = try await runProcess(zkctl, ["set", path, "v2", "--version", "7", "--members", members], timeout: 30)
+        #expect(try await runProcessInBackground(zkctl, ["create", path, "v1", "--members", members], timeout: 30).stdout == path + "\n")
+        #expect(try await runProcessInBackground(zkctl, ["get", path, "--members", members], timeout: 30).stdout == "v1")
+        let stale = try await runProcessInBackground(zkctl, ["set", path, "v2", "--version", "7", "--members", members], timeout: 30)
         #expect(stale.status != 0 && stale.stderr.contains("version mismatch"))
-        #expect(try await runProcess(zkctl, ["set", path, "v2", "--version", "0", "--members", members], timeout: 30).stdout == "version = 1\n")
-        #expect(try await runProcess(zkctl, ["ls", "/", "--members", members], timeout: 30).stdout.contains(String(path.dropFirst()) + "\n"))
-        let config = try await runProcess(zkctl, ["config", "--members", members], timeout: 30)
+        #expect(try await runProcessInBackground(zkctl, ["set", path, "v2", "--version", "0", "--members", members], timeout: 30).stdout == "version = 1\n")
+        #expect(try await runProcessInBackground(zkctl, ["ls", "/", "--members", members], timeout: 30).stdout.contains(String(path.dropFirst()) + "\n"))
+        let config = try await runProcessInBackground(zkctl, ["config", "--members", members], timeout: 30)
         let third = ensemble.addresses[2]
         #expect(config.stdout.contains("server.3=\(third):2888:3888:participant;\(third):2181"))
         #expect(config.stdout.contains("version="))
-        #expect(try await runProcess(zkctl, ["delete", path, "--version", "1", "--members", members], timeout: 30).status == 0)
-        let gone = try await runProcess(zkctl, ["get", path, "--members", members], timeout: 30)
+        #expect(try await runProcessInBackground(zkctl, ["delete", path, "--version", "1", "--members", members], timeout: 30).status == 0)
+        let gone = try await runProcessInBackground(zkctl, ["get", path, "--members", members], timeout: 30)
         #expect(gone.status != 0 && gone.stderr.contains("no such node"))
 
         // Without a majority the smoke must fail, say why, and not hang.
         try ensemble.stopMember(2)
         try ensemble.stopMember(3)
-        let failed = try await runProcess(zkctl, ["smoke", "--members", members, "--timeout", "5"], timeout: 60)
+        let failed = try await runProcessInBackground(zkctl, ["smoke", "--members", members, "--timeout", "5"], timeout: 60)
         #expect(failed.status != 0)
         #expect(failed.seconds < 30, "took \(failed.seconds) s")
         #expect(failed.stderr.contains("smoke FAILED at step 'connect (writer)'"), "stderr: \(failed.stderr)")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZooKeeperTestSupport
 
 /// zkctl's data commands with bad input: no server is needed, because nothing may be tried.
 @Suite("zkctl rejects bad input before connecting", .timeLimit(.minutes(1)))
@@ -10,7 +11,7 @@ struct ZkctlInputTests {
     private func zkctl(_ arguments: [String]) async throws -> ProcessResult {
         let zkctl = ZkctlTests.zkctl
         try #require(FileManager.default.isExecutableFile(atPath: zkctl), "build zkctl first: \(zkctl) is missing")
-        return try await runProcess(zkctl, arguments, timeout: 30)
+        return try await runProcessInBackground(zkctl, arguments, timeout: 30)
     }
 
     @Test(arguments: [
