@@ -165,6 +165,18 @@ public struct CassandraSpec: Equatable, Sendable {
 /// Turns a YAML document into an `Ensemble`: structural checks with field paths against
 /// `EnsembleAPI.spec`, then defaulting, then typed fields.
 public enum EnsembleDecoder {
+    /// The metadata fields a resource may carry (what the API server stores).
+    static let metadataSchema = Schema.object("metadata", defaulted: false, required: ["name"], [
+        ("name", .string("name", maxLength: 253)), ("namespace", .string("namespace", maxLength: 63)),
+        ("uid", .string("uid")), ("generation", .integer("generation")),
+        ("labels", .map("labels", of: .string("value", maxLength: 63), maxProperties: 256)),
+        ("annotations", .map("annotations", of: .string("value", maxLength: 262144), maxProperties: 256)),
+        ("resourceVersion", .string("rv")), ("creationTimestamp", .string("ts")),
+        ("generateName", .string("generateName")), ("managedFields", .freeform("managedFields")),
+        ("finalizers", .array("finalizers", of: .string("finalizer"))), ("ownerReferences", .freeform("ownerReferences")),
+        ("deletionTimestamp", .string("ts")), ("deletionGracePeriodSeconds", .integer("s")),
+    ])
+
     public static func decode(_ document: SourceDocument) -> (ensemble: Ensemble?, problems: [Problem]) {
         decode(document, semanticOnPartial: true)
     }
@@ -181,17 +193,7 @@ public enum EnsembleDecoder {
         if root["kind"]?.stringValue != EnsembleAPI.kind {
             problems.append(Problem(.error, "kind", "must be \(EnsembleAPI.kind), got \(describe(root["kind"]))"))
         }
-        let metaSchema = Schema.object("metadata", defaulted: false, required: ["name"], [
-            ("name", .string("name", maxLength: 253)), ("namespace", .string("namespace", maxLength: 63)),
-            ("uid", .string("uid")), ("generation", .integer("generation")),
-            ("labels", .map("labels", of: .string("value", maxLength: 63), maxProperties: 256)),
-            ("annotations", .map("annotations", of: .string("value", maxLength: 262144), maxProperties: 256)),
-            ("resourceVersion", .string("rv")), ("creationTimestamp", .string("ts")),
-            ("generateName", .string("generateName")), ("managedFields", .freeform("managedFields")),
-            ("finalizers", .array("finalizers", of: .string("finalizer"))), ("ownerReferences", .freeform("ownerReferences")),
-            ("deletionTimestamp", .string("ts")), ("deletionGracePeriodSeconds", .integer("s")),
-        ])
-        problems += metaSchema.structuralProblems(of: root["metadata"] ?? .null, path: "metadata")
+        problems += metadataSchema.structuralProblems(of: root["metadata"] ?? .null, path: "metadata")
         if root["metadata"] == nil { problems.append(Problem(.error, "metadata", "is required")) }
         for key in root.objectValue!.keys where !["apiVersion", "kind", "metadata", "spec", "status"].contains(key) {
             problems.append(Problem(.error, key, "unknown field"))

@@ -4,6 +4,8 @@ import ZKConfig
 /// errors and warnings separated.
 public struct ValidationReport: Sendable, Equatable {
     public var problems: [Problem]
+    /// The decoded resource, when it decoded (it may still have semantic errors).
+    public var ensemble: Ensemble?
     public var errors: [Problem] { problems.filter { $0.severity == .error } }
     public var warnings: [Problem] { problems.filter { $0.severity == .warning } }
     public var isValid: Bool { errors.isEmpty }
@@ -15,7 +17,7 @@ public enum Validator {
         let decoded = EnsembleDecoder.decode(document)
         // Without a fully valid decode, `decode` already ran the semantic rules on what it could.
         guard let ensemble = decoded.ensemble else { return ValidationReport(problems: decoded.problems) }
-        return ValidationReport(problems: decoded.problems + validate(ensemble).problems)
+        return ValidationReport(problems: decoded.problems + validate(ensemble).problems, ensemble: ensemble)
     }
 
     /// Semantic rules on a decoded (structurally valid, defaulted) Ensemble.
@@ -27,7 +29,7 @@ public enum Validator {
             p.position = EnsembleDecoder.position(of: problem.path, in: ensemble.positions)
             return p
         }
-        return ValidationReport(problems: problems)
+        return ValidationReport(problems: problems, ensemble: ensemble)
     }
 
     /// Env variables the operator sets itself; overriding them would break the members.

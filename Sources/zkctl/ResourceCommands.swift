@@ -41,7 +41,7 @@ struct ResourceInput: ParsableArguments {
             let report = Validator.validate(document: document)
             for problem in report.problems { printProblem(problem, source: sourceName) }
             if !report.isValid { failed = true; continue }
-            ensembles.append(EnsembleDecoder.decode(document).ensemble!)
+            if let ensemble = report.ensemble { ensembles.append(ensemble) }
         }
         if failed { throw ExitCode(1) }
         return ensembles
