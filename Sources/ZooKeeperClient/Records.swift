@@ -11,6 +11,7 @@ public enum OpCode: Int32, Sendable {
     case ping = 11
     case reconfig = 16
     case auth = 100
+    case setWatches = 101
     case closeSession = -11
 }
 
@@ -19,6 +20,7 @@ public enum SpecialXid {
     public static let watchEvent: Int32 = -1
     public static let ping: Int32 = -2
     public static let auth: Int32 = -4
+    public static let setWatches: Int32 = -8
 }
 
 public struct Stat: Sendable, Equatable, Hashable, JuteEncodable, JuteDecodable {
@@ -250,6 +252,9 @@ public enum ZooKeeperRequest: Sendable, Equatable {
     case closeSession
     case ping
     case auth(scheme: String, credentials: [UInt8])
+    /// Re-arms watches on a new connection; the server fires those whose node changed after
+    /// `relativeZxid` at once.
+    case setWatches(relativeZxid: Int64, data: [String], exist: [String], child: [String])
 
     public var opCode: OpCode {
         switch self {
@@ -264,6 +269,7 @@ public enum ZooKeeperRequest: Sendable, Equatable {
         case .closeSession: return .closeSession
         case .ping: return .ping
         case .auth: return .auth
+        case .setWatches: return .setWatches
         }
     }
 
@@ -281,6 +287,7 @@ public enum ZooKeeperRequest: Sendable, Equatable {
         case .closeSession: return "close session"
         case .ping: return "ping"
         case .auth(let scheme, _): return "add auth \(scheme)"
+        case .setWatches: return "set watches"
         }
     }
 
@@ -305,6 +312,8 @@ public enum ZooKeeperRequest: Sendable, Equatable {
             break
         case .auth(let scheme, let credentials):
             w.writeInt(0); w.writeString(scheme); w.writeBuffer(credentials)
+        case .setWatches(let relativeZxid, let data, let exist, let child):
+            w.writeLong(relativeZxid); w.writeStringVector(data); w.writeStringVector(exist); w.writeStringVector(child)
         }
     }
 

@@ -164,7 +164,7 @@ struct CodecTests {
         #expect(ZooKeeperError(code: -999) == .unknown(code: -999))
         #expect(ZooKeeperError.sessionExpired.code == -112)
         #expect(ZooKeeperError.unknown(code: -999).code == -999)
-        #expect(ZooKeeperError.timedOut(operation: "x").code == nil)
+        #expect(ZooKeeperError.timedOut(operation: "x", sent: true).code == nil)
         for code in Int32(-130)...0 where code != 0 {
             #expect(ZooKeeperError(code: code).code == code)
         }

@@ -285,7 +285,7 @@ struct TestDoubleTests {
         // Handshakes, then swallows requests: each call ends at its own deadline.
         try await withMisbehavingSession(replying: { _ in [] }) { client in
             await bounded(by: quickOptions.requestTimeout) {
-                await #expect(throws: ZooKeeperError.timedOut(operation: "get /slow")) { _ = try await client.getData("/slow") }
+                await #expect(throws: ZooKeeperError.timedOut(operation: "get /slow", sent: true)) { _ = try await client.getData("/slow") }
             }
         }
     }
