@@ -361,8 +361,13 @@ final class SessionCore: @unchecked Sendable {
                 // The summary is wrapped in noServerAvailable once; keep only each reason.
                 var reason = error.description
                 if case .noServerAvailable(let inner) = error { reason = inner }
-                failures.removeAll { $0.member == member.label }
-                failures.append((member.label, reason))
+                // An attempt cut short by the connect deadline says less than what this member
+                // did before (refused, broke the protocol): keep that.
+                let cutShort = isNew && connectDeadline.hasPassed
+                if !(cutShort && failures.contains { $0.member == member.label }) {
+                    failures.removeAll { $0.member == member.label }
+                    failures.append((member.label, reason))
+                }
             }
             attemptsThisRound += 1
             if attemptsThisRound >= members.count {

@@ -14,16 +14,6 @@ private func options(session: Double = 10, request: Double = 15) -> ZooKeeperCli
     return options
 }
 
-/// Polls `condition` until it holds or `timeout` passes.
-private func eventually(_ timeout: Double, _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = Deadline.after(seconds: timeout)
-    while !deadline.hasPassed {
-        if try await condition() { return true }
-        try await Task.sleep(nanoseconds: 100_000_000)
-    }
-    return try await condition()
-}
-
 /// Against real ZooKeeper 3.8 ensembles, each on its own loopback block. Serialized: every
 /// test starts three JVMs, and the machine has two cores.
 @Suite("Client against a real ensemble", .serialized)
