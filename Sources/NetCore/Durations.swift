@@ -6,6 +6,11 @@ public struct InvalidDuration: Error, Equatable, Sendable, CustomStringConvertib
     public var name: String
     public var reason: String
     public var description: String { "\(name) \(reason)" }
+
+    public init(name: String, reason: String) {
+        self.name = name
+        self.reason = reason
+    }
 }
 
 /// Checks a duration in seconds at the boundary where it enters the program (a command-line

@@ -203,3 +203,92 @@ struct EnsembleTests {
         await client.close()
     }
 }
+
+/// Records a client's events as they arrive, for tests that wait for several of them.
+final class EventRecorder: Sendable {
+    private let events = Shared<[WatchEvent]>([])
+    private let task: Task<Void, Never>
+
+    init(_ client: ZooKeeperClient) {
+        let events = self.events
+        // Ends when the client's stream finishes (close or expiry).
+        task = Task { for await event in client.events { events.update { $0.append(event) } } }
+    }
+
+    var all: [WatchEvent] { events.value }
+
+    func contains(_ kind: WatchEvent.Kind, _ path: String) -> Bool {
+        all.contains { $0.kind == kind && $0.path == path }
+    }
+
+    var sessionStates: [Int32] { all.filter { $0.kind == .none }.map(\.state) }
+}
+
+@Suite("Client failover on a real ensemble", .serialized, .timeLimit(.minutes(3)))
+struct FailoverTests {
+    @Test func watchesAreReArmedOnAnotherMemberAndAQuorumOutageKeepsTheSession() async throws {
+        let ensemble = try await ZooKeeperTestEnsemble.start()
+        defer { ensemble.stop() }
+        // The client reaches each member through a proxy, so the test decides when it may
+        // reconnect; the observer talks to the members directly.
+        let proxies = try ensemble.clientEndpoints.map { try FaultProxy(upstream: $0) }
+        defer { for proxy in proxies { proxy.stop() } }
+        let observer = try await ZooKeeperClient.connect(members: ensemble.clientEndpoints.reversed(), options: options(session: 20))
+        let client = try await ZooKeeperClient.connect(members: proxies.map(\.endpoint), options: options(session: 4, request: 20))
+        let recorder = EventRecorder(client)
+        let session = client.sessionID
+        let first = try #require(proxies.firstIndex { $0.endpoint == client.connectedMember })
+
+        let base = unique("rearm")
+        try await client.create(base)
+        for child in ["data", "quiet", "kids"] { try await client.create("\(base)/\(child)", data: [0]) }
+        try await client.create("\(base)/mine", mode: .ephemeral)
+        _ = try await client.getData("\(base)/data", watch: true)
+        _ = try await client.getData("\(base)/quiet", watch: true)
+        _ = try await client.getChildren("\(base)/kids", watch: true)
+        #expect(try await client.exists("\(base)/new", watch: true) == nil)
+
+        // The member the client is connected to stops; the others may not be reached yet.
+        for (index, proxy) in proxies.enumerated() where index != first { proxy.mode = .refuse }
+        try ensemble.stopMember(first + 1)
+        #expect(try await eventually(20) { client.state == .connecting })
+        // Changes while the client is disconnected (two members still form a quorum).
+        try await observer.setData("\(base)/data", data: [1])
+        try await observer.create("\(base)/new")
+        try await observer.create("\(base)/kids/k")
+        for proxy in proxies { proxy.mode = .forward }
+
+        // On the new member the watches are re-armed relative to the last zxid the client
+        // saw, so the changes it missed fire at once.
+        #expect(try await eventually(30) {
+            recorder.contains(.nodeDataChanged, "\(base)/data") && recorder.contains(.nodeCreated, "\(base)/new")
+                && recorder.contains(.nodeChildrenChanged, "\(base)/kids")
+        }, "events after the failover: \(recorder.all)")
+        let second = try #require(proxies.firstIndex { $0.endpoint == client.connectedMember })
+        #expect(second != first)
+        // A watch whose node did not change is armed again, not lost.
+        #expect(!recorder.contains(.nodeDataChanged, "\(base)/quiet"))
+        try await observer.setData("\(base)/quiet", data: [1])
+        #expect(try await eventually(20) { recorder.contains(.nodeDataChanged, "\(base)/quiet") }, "events: \(recorder.all)")
+
+        // Quorum outage: with the client's member stopped too, one member is left, which
+        // serves nobody. Nothing expires sessions without a quorum, so the client must keep
+        // its 4 s session however long the outage lasts (here over twice the timeout).
+        try ensemble.stopMember(second + 1)
+        let outage = Deadline.now
+        while seconds(since: outage) < 9 {
+            #expect(client.state != .expired)
+            try await Task.sleep(nanoseconds: 200_000_000)
+        }
+        #expect(client.state == .connecting)
+        try ensemble.startMember(first + 1)
+        try ensemble.startMember(second + 1)
+        try await ensemble.waitForQuorum()
+        #expect(try await eventually(60) { client.connectedMember != nil }, "session events: \(recorder.sessionStates)")
+        #expect(client.sessionID == session)
+        #expect(try await client.exists("\(base)/mine")?.ephemeralOwner == session)
+        #expect(!recorder.sessionStates.contains(KeeperState.expired), "session events: \(recorder.sessionStates)")
+        await client.close()
+        await observer.close()
+    }
+}
