@@ -26,7 +26,8 @@ struct MemberOptions: ParsableArguments {
                 throw ValidationError("--members: \(error)")
             }
         }
-        if timeout <= 0 || sessionTimeout <= 0 { throw ValidationError("timeouts must be positive") }
+        try validateDurationOption(timeout, "--timeout")
+        try validateDurationOption(sessionTimeout, "--session-timeout")
     }
 
     var clientOptions: ZooKeeperClient.Options {

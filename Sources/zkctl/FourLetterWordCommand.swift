@@ -28,7 +28,7 @@ struct FourLetterWordCommand: ParsableCommand {
             throw ValidationError("'\(word)' is not a four-letter word")
         }
         _ = try parseMembers(members)
-        guard timeout > 0, timeout <= 600 else { throw ValidationError("--timeout must be above 0 and at most 600 seconds") }
+        try validateDurationOption(timeout, "--timeout", maximum: 600)
     }
 
     func run() throws {

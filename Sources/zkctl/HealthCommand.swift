@@ -44,7 +44,7 @@ struct Health: ParsableCommand {
         case (.some(let members), nil): _ = try parseMembers(members)
         case (nil, .some): break
         }
-        guard timeout > 0, timeout <= 600 else { throw ValidationError("--timeout must be above 0 and at most 600 seconds") }
+        try validateDurationOption(timeout, "--timeout", maximum: 600)
         if let voters, voters < 1 { throw ValidationError("--voters must be at least 1") }
     }
 

@@ -57,7 +57,7 @@ extension Local {
         var timeout: Double = 120
 
         func validate() throws {
-            if timeout <= 0 { throw ValidationError("--timeout must be positive") }
+            try validateDurationOption(timeout, "--timeout")
         }
 
         func run() throws {
