@@ -219,7 +219,9 @@ public final class ZooKeeperClient: Sendable {
 
     /// Incremental reconfiguration: add `joining` server lines ("server.N=host:q:e:role;client")
     /// and remove `leaving` server ids, only if the config version is still `fromConfig`
-    /// (-1: unconditionally). Returns the new configuration.
+    /// (-1: unconditionally). Returns the new configuration. When it throws an error whose
+    /// `mayHaveBeenApplied` is true (the connection was lost after sending), the change may
+    /// have happened: sync and read the configuration to find out before trying again.
     @discardableResult
     public func reconfig(joining: [String] = [], leaving: [Int] = [], fromConfig: Int64 = -1) async throws -> ClusterConfig {
         guard !joining.isEmpty || !leaving.isEmpty else {

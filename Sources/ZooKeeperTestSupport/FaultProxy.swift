@@ -132,11 +132,12 @@ public final class FaultProxy: @unchecked Sendable {
             return !stopped
         }
         if first { shutdown(listener, Int32(SHUT_RDWR)) }
-        dropConnections()
+        // The accept loop first, so no connection is accepted after the others are dropped.
         let deadline = Deadline.after(seconds: 10)
         lock.withLock {
             while acceptLoopRunning && !deadline.hasPassed { lock.wait(until: deadline) }
         }
+        dropConnections()
         if first { Glibc.close(listener) }
     }
 

@@ -290,4 +290,39 @@ struct FailoverTests {
         await client.close()
         await observer.close()
     }
+
+    @Test func reconfigWhoseReplyIsCutIsOutcomeUnknownAndARereadTells() async throws {
+        // "super" (password ensemble-test) is the superuser, as in the reconfig test above.
+        let ensemble = try await ZooKeeperTestEnsemble.start(extraJVMOptions: [
+            "-Dzookeeper.DigestAuthenticationProvider.superDigest=super:sr6qs+XCucCzJXiVIgYSCVOR7aY=",
+        ])
+        defer { ensemble.stop() }
+        let leader = try #require(ensemble.leaderID())
+        let victim = try #require([3, 2, 1].first { $0 != leader })
+        let stayer = try #require([1, 2, 3].first { $0 != victim })
+        let proxy = try FaultProxy(upstream: ensemble.clientEndpoints[stayer - 1])
+        defer { proxy.stop() }
+        let client = try await ZooKeeperClient.connect(members: [proxy.endpoint], options: options())
+        try await client.addDigestAuth(user: "super", password: "ensemble-test")
+        try await client.sync("/zookeeper/config")
+        let (before, _) = try await client.getConfig()
+
+        // The member applies the reconfig and dies in the middle of the reply.
+        proxy.cutNextReply()
+        let error = await #expect(throws: ZooKeeperError.self) {
+            try await client.reconfig(leaving: [victim], fromConfig: before.version)
+        }
+        #expect(error == .connectionLoss && error?.mayHaveBeenApplied == true, "got \(String(describing: error))")
+        // The caller re-reads (the client has reconnected on its own) and learns it happened.
+        try await client.sync("/zookeeper/config")
+        let (after, _) = try await client.getConfig()
+        #expect(after.version > before.version)
+        #expect(!after.servers.contains { $0.id == victim })
+        // Retrying blindly with the old version would be refused, certainly not applied.
+        let retry = await #expect(throws: ZooKeeperError.badVersion) {
+            try await client.reconfig(leaving: [victim], fromConfig: before.version)
+        }
+        #expect(retry?.mayHaveBeenApplied == false)
+        await client.close()
+    }
 }
