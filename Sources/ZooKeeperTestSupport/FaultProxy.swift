@@ -9,7 +9,8 @@ import Glibc
 /// - `mode`: `.forward` relays; `.refuse` accepts and closes at once (a member that is down or
 ///   outside a quorum); `.blackhole` accepts, swallows every byte and never answers (a hung
 ///   member). It applies to connections accepted from then on.
-/// - `dropConnections()`: closes every open connection, both sides, like a crashed peer.
+/// - `dropConnections()`: closes every open connection, both sides, like a crashed peer;
+///   `startFlapping(every:)` does so periodically, on a thread of its own.
 /// - `stallReplies`, `replyDelay`: hold server-to-client frames until released, or deliver
 ///   each one late.
 /// - `cutNextReply(where:)`: forwards the first half of the next reply frame whose xid matches,
@@ -42,6 +43,11 @@ public final class FaultProxy: @unchecked Sendable {
     private var accepted = 0
     private var cuts = 0
     private var held = 0
+    private var drops = 0
+    /// Incremented by every start or stop of flapping: a flapping thread whose generation is
+    /// no longer current ends.
+    private var flapGeneration = 0
+    private var flapping = false
 
     /// Listens on `listenHost` (an IPv4 loopback address) at a free port and relays to
     /// `upstream` ("host:port", an IPv4 literal).
@@ -106,11 +112,48 @@ public final class FaultProxy: @unchecked Sendable {
     }
 
     /// Closes every open connection (both directions) and waits until their threads are
-    /// done, at most 10 s.
+    /// done, at most 10 s. Connections accepted meanwhile (a client reconnecting) stay open.
     public func dropConnections() {
-        let open = lock.withLock { Array(connections.values) }
-        for connection in open { connection.hangUp() }
-        waitUntilNoConnections(timeout: 10)
+        let open = lock.withLock { () -> [ObjectIdentifier: Connection] in
+            drops += 1
+            return connections
+        }
+        for connection in open.values { connection.hangUp() }
+        let deadline = Deadline.after(seconds: 10)
+        lock.withLock {
+            while open.keys.contains(where: { connections[$0] != nil }) && !deadline.hasPassed { lock.wait(until: deadline) }
+        }
+    }
+
+    /// Drops every open connection each `interval` seconds until `stopFlapping()` or
+    /// `stop()`. Runs on a thread of its own, so busy test tasks cannot delay it.
+    public func startFlapping(every interval: Double) {
+        let generation = lock.withLock { () -> Int in
+            flapGeneration += 1
+            flapping = true
+            lock.signal()
+            return flapGeneration
+        }
+        _ = startDetachedThread { [self] in
+            var next = Deadline.after(seconds: interval)
+            while true {
+                let go = lock.withLock { () -> Bool in
+                    while flapGeneration == generation && !stopped && !next.hasPassed { lock.wait(until: next) }
+                    return flapGeneration == generation && !stopped
+                }
+                if !go { return }
+                dropConnections()
+                next = Deadline.after(seconds: interval)
+            }
+        }
+    }
+
+    public func stopFlapping() {
+        lock.withLock {
+            flapGeneration += 1
+            flapping = false
+            lock.signal()
+        }
     }
 
     // MARK: Observations
@@ -119,6 +162,8 @@ public final class FaultProxy: @unchecked Sendable {
     public var acceptedConnections: Int { lock.withLock { accepted } }
     /// Connections currently open.
     public var openConnections: Int { lock.withLock { connections.count } }
+    /// `dropConnections` calls so far, by the test or by flapping.
+    public var connectionDrops: Int { lock.withLock { drops } }
     /// Reply frames cut in half so far.
     public var repliesCut: Int { lock.withLock { cuts } }
     /// Reply frames received from the server and not yet delivered (stalled or delayed).
@@ -139,13 +184,6 @@ public final class FaultProxy: @unchecked Sendable {
         }
         dropConnections()
         if first { Glibc.close(listener) }
-    }
-
-    private func waitUntilNoConnections(timeout: Double) {
-        let deadline = Deadline.after(seconds: timeout)
-        lock.withLock {
-            while !connections.isEmpty && !deadline.hasPassed { lock.wait(until: deadline) }
-        }
     }
 
     // MARK: Relaying
