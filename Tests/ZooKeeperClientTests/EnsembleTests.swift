@@ -14,6 +14,23 @@ private func options(session: Double = 10, request: Double = 15) -> ZooKeeperCli
     return options
 }
 
+/// An ensemble where "super" (password ensemble-test) is the superuser. reconfig needs ACL
+/// rights on /zookeeper/config (world:anyone has read only); this grants them rather than
+/// -Dzookeeper.skipACL=yes, which would switch ACLs off for everything. The value is
+/// base64(sha1("super:ensemble-test")), ZooKeeper's digest format.
+private func startEnsembleWithSuperuser() async throws -> ZooKeeperTestEnsemble {
+    try await ZooKeeperTestEnsemble.start(extraJVMOptions: [
+        "-Dzookeeper.DigestAuthenticationProvider.superDigest=super:sr6qs+XCucCzJXiVIgYSCVOR7aY=",
+    ])
+}
+
+/// A follower to remove: removing the leader works too, but makes it step down and drop
+/// every connection mid-call, which is a different test.
+private func followerToRemove(_ ensemble: ZooKeeperTestEnsemble) throws -> Int {
+    let leader = try #require(ensemble.leaderID())
+    return try #require([3, 2, 1].first { $0 != leader })
+}
+
 /// Against real ZooKeeper 3.8 ensembles, each on its own loopback block. Serialized: every
 /// test starts three JVMs, and the machine has two cores.
 @Suite("Client against a real ensemble", .serialized)
@@ -165,18 +182,9 @@ struct EnsembleTests {
     }
 
     @Test func reconfigRemoveThenAddConditionalOnVersion() async throws {
-        // reconfig needs ACL rights on /zookeeper/config (world:anyone has read only). The test
-        // grants them by making "super" (password ensemble-test) the superuser, rather than
-        // -Dzookeeper.skipACL=yes which would switch ACLs off for everything. The value is
-        // base64(sha1("super:ensemble-test")), ZooKeeper's digest format.
-        let ensemble = try await ZooKeeperTestEnsemble.start(extraJVMOptions: [
-            "-Dzookeeper.DigestAuthenticationProvider.superDigest=super:sr6qs+XCucCzJXiVIgYSCVOR7aY=",
-        ])
+        let ensemble = try await startEnsembleWithSuperuser()
         defer { ensemble.stop() }
-        // Remove a follower: removing the leader works too, but makes it step down and drop
-        // every connection mid-call, which is a different test.
-        let leader = try #require(ensemble.leaderID())
-        let victim = try #require([3, 2, 1].first { $0 != leader })
+        let victim = try followerToRemove(ensemble)
         let stayers = (1...3).filter { $0 != victim }
         let client = try await ZooKeeperClient.connect(members: stayers.map { ensemble.clientEndpoints[$0 - 1] }, options: options())
         try await client.sync("/zookeeper/config")
@@ -292,13 +300,9 @@ struct FailoverTests {
     }
 
     @Test func reconfigWhoseReplyIsCutIsOutcomeUnknownAndARereadTells() async throws {
-        // "super" (password ensemble-test) is the superuser, as in the reconfig test above.
-        let ensemble = try await ZooKeeperTestEnsemble.start(extraJVMOptions: [
-            "-Dzookeeper.DigestAuthenticationProvider.superDigest=super:sr6qs+XCucCzJXiVIgYSCVOR7aY=",
-        ])
+        let ensemble = try await startEnsembleWithSuperuser()
         defer { ensemble.stop() }
-        let leader = try #require(ensemble.leaderID())
-        let victim = try #require([3, 2, 1].first { $0 != leader })
+        let victim = try followerToRemove(ensemble)
         let stayer = try #require([1, 2, 3].first { $0 != victim })
         let proxy = try FaultProxy(upstream: ensemble.clientEndpoints[stayer - 1])
         defer { proxy.stop() }

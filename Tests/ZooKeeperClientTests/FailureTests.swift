@@ -39,6 +39,18 @@ private func withProxiedMember(_ body: (ZooKeeperTestEnsemble, FaultProxy) async
     try await body(ensemble, proxy)
 }
 
+/// While `client` cannot reconnect: `call` (made with a 0.5 s request timeout) fails as
+/// not sent within its deadline, and `close()` returns at once, not after the attempt.
+private func expectDeadlinesHold(_ client: ZooKeeperClient, operation: String, _ call: () async throws -> Void) async {
+    let start = Deadline.now
+    await #expect(throws: ZooKeeperError.timedOut(operation: operation, sent: false)) { try await call() }
+    #expect(seconds(since: start) < 0.5 + margin, "a 0.5 s request took \(seconds(since: start)) s")
+    let closing = Deadline.now
+    await client.close()
+    #expect(seconds(since: closing) < margin, "close() took \(seconds(since: closing)) s")
+    #expect(client.state == .closed)
+}
+
 /// The soak's node n`i` holds this: a different length and content for each node.
 private func soakValue(_ i: Int) -> [UInt8] { Array("value-\(i)-\(String(repeating: "x", count: i))".utf8) }
 
@@ -82,13 +94,7 @@ struct FailureTests {
             proxy.mode = .blackhole
             proxy.dropConnections()
             #expect(try await eventually(10) { proxy.acceptedConnections == 2 && client.state == .connecting })
-            let start = Deadline.now
-            await #expect(throws: ZooKeeperError.timedOut(operation: "get /", sent: false)) { _ = try await client.getData("/") }
-            #expect(seconds(since: start) < 0.5 + margin, "a 0.5 s request took \(seconds(since: start)) s")
-            let closing = Deadline.now
-            await client.close()
-            #expect(seconds(since: closing) < margin, "close() took \(seconds(since: closing)) s")
-            #expect(client.state == .closed)
+            await expectDeadlinesHold(client, operation: "get /") { _ = try await client.getData("/") }
         }
     }
 
@@ -110,12 +116,7 @@ struct FailureTests {
             let client = try await ZooKeeperClient.connect(members: ["zk.test:\(proxy.port)"], options: slow)
             proxy.dropConnections()
             #expect(try await eventually(10) { resolver.pendingLookups == 1 })
-            let start = Deadline.now
-            await #expect(throws: ZooKeeperError.timedOut(operation: "ls /", sent: false)) { _ = try await client.getChildren("/") }
-            #expect(seconds(since: start) < 0.5 + margin, "a 0.5 s request took \(seconds(since: start)) s")
-            let closing = Deadline.now
-            await client.close()
-            #expect(seconds(since: closing) < margin, "close() took \(seconds(since: closing)) s")
+            await expectDeadlinesHold(client, operation: "ls /") { _ = try await client.getChildren("/") }
         }
     }
 
