@@ -348,9 +348,19 @@ public enum Frame {
 
 /// Splits a byte stream into length-prefixed frames. Pure: feed bytes, take frames.
 public struct FrameDecoder: Sendable {
+    /// What the stream holds next.
+    public enum Decoded: Sendable, Equatable {
+        case frame([UInt8])
+        /// A frame longer than `maxFrameLength`, with the xid it starts with. Its bytes are
+        /// discarded as they arrive, so the stream stays in step and memory stays bounded.
+        case oversized(xid: Int32, length: Int)
+    }
+
     public let maxFrameLength: Int
     private var buffer: [UInt8] = []
     private var start = 0
+    /// Bytes of an oversized frame still to be discarded.
+    private var discarding = 0
 
     public init(maxFrameLength: Int) { self.maxFrameLength = maxFrameLength }
 
@@ -359,18 +369,50 @@ public struct FrameDecoder: Sendable {
 
     public mutating func append(_ bytes: [UInt8]) {
         if start > 0 && start == buffer.count { buffer.removeAll(keepingCapacity: true); start = 0 }
-        buffer += bytes
+        if discarding > 0 {
+            let dropped = min(discarding, bytes.count)
+            discarding -= dropped
+            buffer += bytes[dropped...]
+        } else {
+            buffer += bytes
+        }
     }
 
     /// The next whole frame's payload, nil if more bytes are needed. A negative or oversized
-    /// length is a protocol violation: the stream cannot be resynchronised after it.
+    /// length is a protocol violation: for a handshake, where nothing else may follow.
     public mutating func nextFrame() throws(ZooKeeperError) -> [UInt8]? {
+        if buffer.count - start >= 4 {
+            var r = JuteReader(Array(buffer[start..<(start + 4)]))
+            let length = Int(try r.readInt())
+            if length > maxFrameLength {
+                throw .protocolViolation("frame length \(length) exceeds the limit of \(maxFrameLength) bytes")
+            }
+        }
+        guard case .frame(let payload)? = try next() else { return nil }
+        return payload
+    }
+
+    /// The next frame, or the xid of one too long to take; nil if more bytes are needed. A
+    /// negative length is a protocol violation: the stream cannot be resynchronised after it.
+    public mutating func next() throws(ZooKeeperError) -> Decoded? {
         guard buffer.count - start >= 4 else { return nil }
         var r = JuteReader(Array(buffer[start..<(start + 4)]))
         let length = Int(try r.readInt())
         guard length >= 0 else { throw .protocolViolation("negative frame length \(length)") }
-        guard length <= maxFrameLength else {
-            throw .protocolViolation("frame length \(length) exceeds the limit of \(maxFrameLength) bytes")
+        if length > maxFrameLength {
+            // The reply header's xid says whose it is; the rest is thrown away unread.
+            guard buffer.count - start >= 8 else { return nil }
+            var x = JuteReader(Array(buffer[(start + 4)..<(start + 8)]))
+            let xid = try x.readInt()
+            let held = buffer.count - start - 4
+            if held >= length {
+                start += 4 + length
+            } else {
+                discarding = length - held
+                buffer.removeAll(keepingCapacity: true)
+                start = 0
+            }
+            return .oversized(xid: xid, length: length)
         }
         guard buffer.count - start >= 4 + length else { return nil }
         let payload = Array(buffer[(start + 4)..<(start + 4 + length)])
@@ -379,7 +421,7 @@ public struct FrameDecoder: Sendable {
             buffer.removeSubrange(0..<start)
             start = 0
         }
-        return payload
+        return .frame(payload)
     }
 }
 

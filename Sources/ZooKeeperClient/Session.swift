@@ -547,7 +547,12 @@ final class SessionCore: @unchecked Sendable {
             lock.withLock { lastHeard = .now }
             decoder.append(bytes)
             do {
-                while let frame = try decoder.nextFrame() { try dispatch(frame) }
+                while let next = try decoder.next() {
+                    switch next {
+                    case .frame(let frame): try dispatch(frame)
+                    case .oversized(let xid, let length): refuseOversized(xid: xid, length: length)
+                    }
+                }
             } catch {
                 lose(link, error: error)
                 return
@@ -592,6 +597,13 @@ final class SessionCore: @unchecked Sendable {
             // No entry: the caller already gave up (timed out); the late reply is dropped.
             entry?.continuation.resume(returning: ReplyFrame(header: header, body: reader))
         }
+    }
+
+    /// A reply too long to take has been skipped: its caller learns why. Replies to numbered
+    /// requests are the only large ones; anything else (a notification) is dropped.
+    private func refuseOversized(xid: Int32, length: Int) {
+        guard let entry = lock.withLock({ pending.removeValue(forKey: xid) }) else { return }
+        entry.continuation.resume(throwing: ZooKeeperError.replyTooLarge(operation: entry.name, length: length, limit: options.maxFrameLength))
     }
 
     /// The link is dead: requests written to it fail with `error` (they may or may not have

@@ -53,6 +53,9 @@ public enum ZooKeeperError: Error, Equatable, Hashable, Sendable, CustomStringCo
     /// have been applied. A peer that merely closes, even in the middle of a frame, is a
     /// `connectionLoss` instead.
     case protocolViolation(String)
+    /// The reply is longer than `Options.maxFrameLength`: it was skipped (the connection stays
+    /// up). The server answered, so the request was applied; raise the limit to read it.
+    case replyTooLarge(operation: String, length: Int, limit: Int)
     /// No member accepted a session before the deadline; the text says why for each.
     case noServerAvailable(String)
     /// The path is not a valid znode path; nothing was sent.
@@ -91,7 +94,7 @@ public enum ZooKeeperError: Error, Equatable, Hashable, Sendable, CustomStringCo
     /// that must not happen twice.
     public var mayHaveBeenApplied: Bool {
         switch self {
-        case .connectionLoss, .protocolViolation, .operationTimeout, .requestTimeout: return true
+        case .connectionLoss, .protocolViolation, .replyTooLarge, .operationTimeout, .requestTimeout: return true
         case .timedOut(_, let sent): return sent
         default: return false
         }
@@ -134,6 +137,8 @@ public enum ZooKeeperError: Error, Equatable, Hashable, Sendable, CustomStringCo
         case .timedOut(let operation, true): return "\(operation) timed out waiting for the reply (it may still be applied)"
         case .timedOut(let operation, false): return "\(operation) timed out before it could be sent (no connection; not applied)"
         case .protocolViolation(let text): return "protocol violation: \(text)"
+        case .replyTooLarge(let operation, let length, let limit):
+            return "\(operation): the reply of \(length) bytes exceeds the client's limit of \(limit) bytes (maxFrameLength); the server answered, so it was applied"
         case .noServerAvailable(let text): return "no ZooKeeper server available: \(text)"
         case .invalidPath(let text): return "invalid path: \(text)"
         case .invalidArgument(let text): return "invalid argument: \(text)"

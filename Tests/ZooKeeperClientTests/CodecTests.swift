@@ -156,6 +156,28 @@ struct CodecTests {
         #expect(throws: ZooKeeperError.self) { try negative.nextFrame() }
     }
 
+    @Test func oversizedFrameIsSkippedAndTheStreamStaysInStep() throws {
+        // A 200-byte frame (limit 100) for xid 7, then a 1-byte frame.
+        let big = hex("000000c8 00000007") + [UInt8](repeating: 0xEE, count: 196)
+        let small = hex("00000001 2a")
+        // Fed in pieces: the xid is known before the frame has arrived.
+        var decoder = FrameDecoder(maxFrameLength: 100)
+        decoder.append(Array(big.prefix(6)))
+        #expect(try decoder.next() == nil)
+        decoder.append(Array(big[6..<50]))
+        #expect(try decoder.next() == .oversized(xid: 7, length: 200))
+        #expect(try decoder.next() == nil)
+        decoder.append(Array(big[50...]) + small)
+        #expect(try decoder.next() == .frame([0x2a]))
+        #expect(decoder.bufferedCount == 0)
+        // All at once.
+        var whole = FrameDecoder(maxFrameLength: 100)
+        whole.append(big + small)
+        #expect(try whole.next() == .oversized(xid: 7, length: 200))
+        #expect(try whole.next() == .frame([0x2a]))
+        #expect(try whole.next() == nil)
+    }
+
     @Test func errorCodesMapBothWays() {
         #expect(ZooKeeperError(code: -101) == .noNode)
         #expect(ZooKeeperError(code: -103) == .badVersion)
@@ -257,6 +279,7 @@ struct CodecTests {
     @Test(arguments: [
         (ZooKeeperError.connectionLoss, true), (.timedOut(operation: "x", sent: true), true),
         (.protocolViolation("garbage"), true), (.timedOut(operation: "x", sent: false), false),
+        (.replyTooLarge(operation: "get /big", length: 2_000_000, limit: 1_000_000), true),
         (.badVersion, false), (.newConfigNoQuorum, false), (.reconfigInProgress, false), (.noAuth, false),
         (.closed, false), (.sessionExpired, false), (.noServerAvailable("x"), false), (.invalidArgument("x"), false),
     ])

@@ -141,6 +141,27 @@ struct FailureTests {
         }
     }
 
+    @Test func replyOverTheFrameLimitIsSkippedAndTheConnectionStays() async throws {
+        try await withProxiedMember { ensemble, proxy in
+            var small = options()
+            small.maxFrameLength = 64 * 1024
+            let client = try await ZooKeeperClient.connect(members: [proxy.endpoint], options: small)
+            let path = unique("big")
+            try await client.create(path, data: [UInt8](repeating: 0x42, count: 200_000))
+            let error = await #expect(throws: ZooKeeperError.self) { _ = try await client.getData(path) }
+            guard case .replyTooLarge("get \(path)", let length, 65_536)? = error else {
+                Issue.record("expected replyTooLarge, got \(String(describing: error))")
+                return
+            }
+            #expect(length > 200_000)
+            // Not a broken stream: the same connection goes on serving.
+            try await client.setData(path, data: [1])
+            #expect(try await client.getData(path).data == [1])
+            #expect(proxy.acceptedConnections == 1)
+            await client.close()
+        }
+    }
+
     @Test func lateReplyIsDroppedNotHandedToTheNextCaller() async throws {
         try await withProxiedMember { ensemble, proxy in
             let client = try await ZooKeeperClient.connect(members: [proxy.endpoint], options: options(request: 1))

@@ -292,14 +292,13 @@ struct TestDoubleTests {
         }
     }
 
-    @Test func oversizedFrameLength() async throws {
-        try await withMisbehavingSession(replying: { _ in [0x7f, 0xff, 0xff, 0xff, 1, 2, 3] }) { client in
+    @Test func oversizedReplyFailsItsCallAtOnce() async throws {
+        // A 2 GiB frame: its caller learns at once, from the xid, without waiting for the bytes.
+        try await withMisbehavingSession(replying: { xid in [0x7f, 0xff, 0xff, 0xff] + ReplyHeader(xid: xid, zxid: 5, err: 0).juteBytes }) { client in
             await bounded(by: quickOptions.requestTimeout) {
-                await #expect { _ = try await client.getData("/a") } throws: { error in
-                    guard let error = error as? ZooKeeperError, case .protocolViolation(let text) = error else { return false }
-                    // Bytes that break the protocol, on a request that was sent: its outcome is unknown.
-                    return text.contains("exceeds the limit") && error.mayHaveBeenApplied
-                }
+                let error = await #expect(throws: ZooKeeperError.self) { _ = try await client.getData("/a") }
+                #expect(error == .replyTooLarge(operation: "get /a", length: Int(Int32.max), limit: quickOptions.maxFrameLength))
+                #expect(error?.mayHaveBeenApplied == true)
             }
         }
     }
