@@ -55,6 +55,7 @@ public final class NameResolver: @unchecked Sendable {
     /// The addresses of `host`, or an error by `deadline` at the latest.
     public func resolve(host: String, port: Int, deadline: Deadline) throws(NetError) -> [ResolvedAddress] {
         if isNumericAddress(host) { return try Self.getaddrinfoLookup(host, port).get() }
+        if deadline.hasPassed { throw .resolve(host: host, reason: "no time left to resolve it") }
         final class Answer: @unchecked Sendable { var result: Result<[ResolvedAddress], NetError>? }
         let answer = Answer()
         let started = lock.withLock { () -> Int? in
