@@ -142,9 +142,10 @@ public final class ZooKeeperClient: Sendable {
     public var negotiatedSessionTimeout: Int { core.lock.withLock { Int(core.negotiatedTimeoutMilliseconds) } }
 
     /// Ends the session on the server (its ephemeral nodes go at once) and stops the client,
-    /// within `requestTimeout`. Best effort: while the client is reconnecting, or if the
-    /// server does not answer, it stops at once and the server expires the session after its
-    /// timeout. Requests still in flight fail with `connectionLoss`, waiting ones with `closed`.
+    /// within `requestTimeout`. Best effort: while the client is reconnecting it stops at once,
+    /// and if the server does not answer in time it stops then; either way the server expires
+    /// the session after its timeout. Requests still in flight fail with `connectionLoss`,
+    /// waiting ones with `closed`.
     public func close() async {
         if core.beginClosing() {
             do {
