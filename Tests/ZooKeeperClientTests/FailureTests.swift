@@ -61,7 +61,8 @@ private func procEntries(_ name: String) throws -> Int {
 
 /// The client through a fault proxy in front of real ZooKeeper: every failure the proxy can
 /// inject, and a soak. Serialized: each test starts a JVM, and the soak counts this
-/// process's threads and descriptors.
+/// process's threads and descriptors (so other suites must not run beside it: the project
+/// runs tests with --no-parallel).
 @Suite("Client under injected faults", .serialized, .timeLimit(.minutes(3)))
 struct FailureTests {
     @Test func clientReleasedDuringAReconnectLetsItsSessionExpire() async throws {
