@@ -109,14 +109,18 @@ public struct EnsembleObservation: Equatable, Sendable {
     public var ringKnown: Bool
     /// Now, as an offset from a fixed origin (the Unix epoch in both environments).
     public var now: Duration
+    /// How messages name a member nothing was observed for (one about to start): this prefix
+    /// and the ordinal, e.g. `zk-` gives `zk-3`; nil gives `member 3`.
+    public var namePrefix: String?
 
     public init(members: [MemberObservation], config: DynamicConfig? = nil, syncedFollowers: Int? = nil,
-                ringKnown: Bool = false, now: Duration) {
+                ringKnown: Bool = false, now: Duration, namePrefix: String? = nil) {
         self.members = members
         self.config = config
         self.syncedFollowers = syncedFollowers
         self.ringKnown = ringKnown
         self.now = now
+        self.namePrefix = namePrefix
     }
 }
 
@@ -261,7 +265,7 @@ public struct PlanSettings: Equatable, Sendable {
             leaderHandOff: spec.updateStrategy.leaderHandOff,
             memberTimeout: .seconds(spec.updateStrategy.memberTimeoutSeconds),
             stepTimeout: .seconds(spec.updateStrategy.stepTimeoutSeconds),
-            streamingTimeout: .seconds(spec.cassandra.streamingTimeoutSeconds),
+            streamingTimeout: spec.engine == .cassandra ? .seconds(spec.cassandra.streamingTimeoutSeconds) : .seconds(86400),
             deleteVolumesOnScaleDown: spec.storage.reclaimPolicy == "Delete")
     }
 }
@@ -298,7 +302,7 @@ struct EnsembleView {
 
     /// The member at an ordinal; a missing one when nothing was observed there.
     func member(_ ordinal: Int) -> MemberObservation {
-        byOrdinal[ordinal] ?? .missing(ordinal: ordinal)
+        byOrdinal[ordinal] ?? .missing(ordinal: ordinal, name: observation.namePrefix.map { "\($0)\(ordinal)" })
     }
 
     func name(_ ordinal: Int) -> String { member(ordinal).name }

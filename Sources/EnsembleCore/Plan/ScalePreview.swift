@@ -10,6 +10,7 @@ import ZKConfig
 /// down, then the PVC by the reclaim policy; scaling up one node at a time.
 public enum ScalePreview {
     public struct Step: Equatable, Sendable {
+        /// Config versions cannot be known ahead: messages show `<version>`, actions carry 0.
         public var decision: PlanDecision
         /// What the operator issues for it (kubectl or zkCli syntax); nil for waits and the end.
         public var command: String?
@@ -25,7 +26,7 @@ public enum ScalePreview {
                                                   settings: settings)
             switch decision.action {
             case .done, .blocked:
-                steps.append(Step(decision: decision, command: nil))
+                steps.append(Step(decision: model.withoutVersions(decision), command: nil))
                 return steps
             case .wait:
                 steps.append(Step(decision: decision, command: nil))
@@ -34,6 +35,7 @@ public enum ScalePreview {
                 steps.append(Step(decision: decision, command: model.command(for: decision.action)))
                 model.apply(decision.action)
             }
+            steps[steps.count - 1].decision = model.withoutVersions(steps[steps.count - 1].decision)
         }
         return steps
     }
@@ -56,7 +58,10 @@ private struct IdealEnsemble {
     var members: [Int: MemberObservation] = [:]
     var participants: [Int]
     var leader = 0
-    var version: Int64 = 1 << 32
+    /// The live version is unknown ahead of time: the model's own versions are shown as
+    /// `<version>` (see `withoutVersions`), and counted up from here.
+    static let firstVersion: Int64 = 0x7e57_0000_0000
+    var version = IdealEnsemble.firstVersion
     var zxid = Zxid(epoch: 1, counter: 100)
     /// Started members that have not joined yet, and Cassandra nodes still leaving the ring.
     var joining: Set<Int> = []
@@ -80,8 +85,24 @@ private struct IdealEnsemble {
         let config = engine == .zooKeeper
             ? DynamicConfig(servers: participants.map { .init(id: $0 + 1, role: .participant, value: serverValue($0)) }, version: version)
             : nil
-        return EnsembleObservation(members: Array(members.values), config: config,
-                                   syncedFollowers: participants.count - 1, ringKnown: engine == .cassandra, now: .zero)
+        return EnsembleObservation(members: Array(members.values), config: config, syncedFollowers: participants.count - 1,
+                                   ringKnown: engine == .cassandra, now: .zero, namePrefix: "\(names.statefulSet)-")
+    }
+
+    /// The decision with the model's config versions replaced by `<version>`, like the commands.
+    func withoutVersions(_ decision: PlanDecision) -> PlanDecision {
+        var d = decision
+        for v in IdealEnsemble.firstVersion...version {
+            let text = "0x" + String(v, radix: 16)
+            d.reason.message = d.reason.message.replacing(text, with: "<version>")
+            d.summary = d.summary.replacing(text, with: "<version>")
+        }
+        switch d.action {
+        case .addToConfig(let o, _): d.action = .addToConfig(ordinal: o, fromVersion: 0)
+        case .removeFromConfig(let o, _): d.action = .removeFromConfig(ordinal: o, fromVersion: 0)
+        default: break
+        }
+        return d
     }
 
     func serverValue(_ o: Int) -> String { ZooKeeperMember(id: o + 1, host: names.memberHost(o)).serverValue }
