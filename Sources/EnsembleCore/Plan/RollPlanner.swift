@@ -26,12 +26,15 @@
 ///                                                                          on the config version)
 ///     Rejoin        a member at the new revision does not serve or has
 ///                   not caught up (same epoch as the leader, zxid within
-///                   maxZxidLag) ......................................... wait for it
+///                   maxZxidLag); with no leader at all, does not answer . wait for it
 ///                                                      after memberTimeout (from its restart): blocked
-///     Done          every member runs the new revision .................. done
+///     Done          every member runs the new revision, a leader serves . done
+///                   ... and no leader serves ............................ wait
+///                                                      after stepTimeout: blocked
 ///     Manual        updateStrategy Manual ............................... wait, never restart
-///     Restart       the next victim, in this order: missing members,
-///                   members not serving, observers (none of them holds a
+///     Restart       the next victim, in this order: missing members, members
+///                   that do not answer, members answering without serving,
+///                   observers (none of them holds a
 ///                   vote, so no gate), then followers from the highest
 ///                   ordinal down, the leader last. Gate before a voter:
 ///                   a leader; every other voter serves and has caught up;
@@ -132,13 +135,22 @@ private struct Roll {
         if let d = membershipPending() { return d }
         if let d = stopping() { return d }
         if let d = outsideConfig() { return d }
-        if let d = rejoin(serves: { view.servesAsVoter($0, voters: voters.count) || (!voters.contains($0) && view.serves($0)) },
-                          catchUp: true) { return d }
+        // Without a leader nobody can rejoin: a restarted member that answers has done its
+        // part, and restarting the next member that does not serve may restore the quorum.
+        let leader = self.leader
+        if leader == nil {
+            if let d = rejoin(serves: { member($0).reachable && !member($0).terminating }, catchUp: false) { return d }
+        } else if let d = rejoin(serves: { view.servesAsVoter($0, voters: voters.count) || (!voters.contains($0) && view.serves($0)) },
+                                 catchUp: true) { return d }
         let outdated = self.outdated
         if outdated.isEmpty {
-            let leaderText = leader.map { ", leader \(name($0))" } ?? ""
+            guard let leader else {
+                return wait(for: nil, step: "quorum @ \(short)", timeout: settings.stepTimeout,
+                            waiting: PlanReason("WaitingForQuorum", "all \(replicas) members run revision \(short), but no leader serves yet"),
+                            timedOut: PlanReason("QuorumNotReady", "all \(replicas) members run revision \(short), but no leader was elected within \(seconds(settings.stepTimeout))"))
+            }
             return decision(.done, "roll done", "RollComplete",
-                            "all \(replicas) members run revision \(short) and serve\(leaderText)")
+                            "all \(replicas) members run revision \(short) and serve, leader \(name(leader))")
         }
         if settings.manual { return manualWait(outdated) }
         return restartNext(outdated)
@@ -197,8 +209,8 @@ private struct Roll {
         let leader = catchUp ? self.leader : nil
         guard let o = ordinals.first(where: { updated($0) && !(serves($0) && (!catchUp || view.caughtUp($0, leader: leader))) })
         else { return nil }
-        let why = catchUp ? view.lag(o, leader: leader) : "\(name(o)) is not ready"
-        let target = catchUp ? "serves and catches up with the leader" : "is ready"
+        let why = catchUp ? view.lag(o, leader: leader) : view.settings.engine == .zooKeeper ? view.lag(o, leader: nil) : "\(name(o)) is not ready"
+        let target = catchUp ? "serves and catches up with the leader" : view.settings.engine == .zooKeeper ? "answers (no leader serves, so it cannot rejoin yet)" : "is ready"
         return wait(for: o, step: "rejoin \(o) @ \(short)", timeout: settings.memberTimeout, startedAt: member(o).startedAt,
                     waiting: PlanReason("WaitingForRejoin", "\(name(o)) runs revision \(short); waiting until it \(target): \(why)"),
                     timedOut: PlanReason("MemberDidNotRejoin", "\(name(o)) runs revision \(short) but did not rejoin within \(seconds(settings.memberTimeout)) of its start: \(why); the roll stops here"))
@@ -217,7 +229,9 @@ private struct Roll {
             return restart(o, "RestartingMissingMember",
                            "\(name(o)) is missing; it is created at revision \(short) first, since it holds no vote")
         }
-        let down = outdated.filter { !view.serves($0) }.sorted(by: >)
+        // Those that do not answer before those that answer without serving: the latter may
+        // only be waiting for a quorum the former would restore.
+        let down = outdated.filter { !view.serves($0) }.sorted { (member($0).reachable ? 0 : 1, $0) > (member($1).reachable ? 0 : 1, $1) }
         if let o = down.first {
             return restart(o, "RestartingUnreadyMember",
                            "\(name(o)) runs \(revisionText(o)) and is not serving; it is restarted at revision \(short) first, since it holds no vote")
@@ -330,7 +344,8 @@ private struct Roll {
                                "\(name(o)) has the highest ordinal still at \(revisionText(o)); it is restarted at revision \(short) (StatefulSet order)")
             }
             if !m.ready || m.terminating {
-                return wait(for: o, step: "rejoin \(o) @ \(short)", timeout: settings.memberTimeout, startedAt: m.startedAt,
+                // A terminating pod's start time is the old pod's: the step clock counts instead.
+                return wait(for: o, step: "rejoin \(o) @ \(short)", timeout: settings.memberTimeout, startedAt: m.terminating ? nil : m.startedAt,
                             waiting: PlanReason("WaitingForReady", "\(name(o)) runs revision \(short); waiting until it is ready"),
                             timedOut: PlanReason("MemberDidNotRejoin", "\(name(o)) did not become ready within \(seconds(settings.memberTimeout)); the roll stops here"))
             }

@@ -66,6 +66,8 @@ struct RollCase: Sendable, CustomTestStringConvertible {
         RollCase(title: "an unanswering member first", members: "L- D- F-", action: .restart(ordinal: 1), code: "RestartingUnreadyMember"),
         RollCase(title: "a member answering but not serving first", members: "N- L- F-", action: .restart(ordinal: 0), code: "RestartingUnreadyMember"),
         RollCase(title: "unready first even without a quorum (it may restore it)", members: "D- D- F-", action: .restart(ordinal: 1), code: "RestartingUnreadyMember"),
+        RollCase(title: "an unanswering member before one that answers without serving", members: "L- D- N- F- F-", action: .restart(ordinal: 1), code: "RestartingUnreadyMember"),
+        RollCase(title: "without a quorum: the unanswering members before those waiting for one", members: "N- D- D- N- N-", action: .restart(ordinal: 2), code: "RestartingUnreadyMember"),
         RollCase(title: "an observer in the config is outside the voters: restarted first", members: "L- F- O-", action: .restart(ordinal: 2), code: "RestartingOutsideConfig"),
         RollCase(title: "an updated observer is promoted to participant", members: "L- F- O+", action: .addToConfig(ordinal: 2, fromVersion: v), code: "AddingToConfig"),
         RollCase(title: "config unreadable: an observer before followers", members: "L- F- O-", config: false, action: .restart(ordinal: 2), code: "RestartingNonVoter"),
@@ -75,6 +77,10 @@ struct RollCase: Sendable, CustomTestStringConvertible {
         RollCase(title: "a restarted member that answers but does not serve", members: "L- F- N+", action: .wait(ordinal: 2), code: "WaitingForRejoin"),
         RollCase(title: "a restarted member in an old epoch has not caught up", members: "L- F- F+~", action: .wait(ordinal: 2), code: "WaitingForRejoin", mentions: ["epoch 4", "epoch 5"]),
         RollCase(title: "a member that is stopping", members: "L- F- T-", action: .wait(ordinal: 2), code: "WaitingForRestart"),
+        RollCase(title: "no leader: a restarted member that answers is as back as it can be", members: "N+ D- D-", action: .restart(ordinal: 2), code: "RestartingUnreadyMember"),
+        RollCase(title: "no leader: a restarted member that does not answer is waited for", members: "D+ D- N-", action: .wait(ordinal: 0), code: "WaitingForRejoin", mentions: ["no leader serves"]),
+        RollCase(title: "all updated but no leader: not done", members: "N+ N+ N+", action: .wait(ordinal: nil), code: "WaitingForQuorum", mentions: ["no leader serves yet"]),
+        RollCase(title: "all updated, no leader for too long", members: "N+ N+ N+", waitedFor: .seconds(301), action: .blocked, code: "QuorumNotReady"),
         RollCase(title: "the restarted member is back: the next one", members: "L- F- F+", action: .restart(ordinal: 1), code: "RestartingFollower"),
 
         // Gates before a voter restarts.
@@ -150,6 +156,8 @@ struct RollCase: Sendable, CustomTestStringConvertible {
         RollCase(title: "StatefulSet order: ignores an unready lower member (the quorum goes)", members: "F- D- F-", order: .ordinal, action: .restart(ordinal: 2), code: "RestartingByOrdinal"),
         RollCase(title: "StatefulSet order: waits for the updated pod to be ready", members: "F- F- N+", order: .ordinal, action: .wait(ordinal: 2), code: "WaitingForReady"),
         RollCase(title: "StatefulSet order: does not check catch-up", members: "L- F- F+~", order: .ordinal, action: .restart(ordinal: 1), code: "RestartingByOrdinal"),
+        RollCase(title: "StatefulSet order: a terminating pod's old start time does not count", members: "F- F- T-", order: .ordinal, startedAt: longAgo,
+                 action: .wait(ordinal: 2), code: "WaitingForReady"),
         RollCase(title: "StatefulSet order: done", members: "F+ L+ F+", order: .ordinal, action: .done, code: "RollComplete"),
     ]
 
