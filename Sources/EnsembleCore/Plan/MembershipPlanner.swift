@@ -35,7 +35,8 @@ import ZKConfig
 ///                      not running ........................................ start it (it joins as a
 ///                                                                             non-voting follower)
 ///                      running, not yet serving and caught up ............. wait
-///                                                   after memberTimeout (from its start): blocked
+///                                   after memberTimeout (from its start while it does not
+///                                   serve, else from when it was seen lagging): blocked
 ///                      synced, the grown config would have a synced quorum  add it (conditional
 ///                                                                             on the config version)
 ///                      synced, it would not ............................... wait
@@ -224,9 +225,9 @@ private struct Scale {
                                 "scaling to \(desired) members: \(name(o)) starts and joins as a non-voting follower of configuration \(version)")
             }
             guard view.serves(o), view.caughtUp(o, leader: leader) else {
-                return wait(for: o, step: "sync \(o)", timeout: settings.memberTimeout, startedAt: member(o).startedAt,
+                return wait(for: o, step: "sync \(o)", timeout: settings.memberTimeout, startedAt: view.downSince(o),
                             waiting: PlanReason("WaitingForSync", "\(name(o)) runs; waiting until it serves and catches up before it is added: \(view.lag(o, leader: leader))"),
-                            timedOut: PlanReason("MemberDidNotSync", "\(name(o)) did not catch up within \(seconds(settings.memberTimeout)) of its start: \(view.lag(o, leader: leader)); scaling stops here"))
+                            timedOut: PlanReason("MemberDidNotSync", "\(name(o)) did not catch up within \(seconds(settings.memberTimeout)): \(view.lag(o, leader: leader)); scaling stops here"))
             }
             let grown = participants + [o]
             let s = synced(grown, joiner: o)

@@ -361,6 +361,16 @@ struct EnsembleView {
         return "\(m.name) trails the leader \(name(leader)) by more than \(settings.maxZxidLag) transactions"
     }
 
+    /// Where a wait for a member to come back counts from when it does not serve at all: its
+    /// own (re)start, which survives an operator restart and makes a member down since before
+    /// a roll block at once. nil while it serves but lags (any member may, at any time): that
+    /// wait gets the whole timeout from when it was first seen, on the step clock.
+    func downSince(_ ordinal: Int) -> Duration? {
+        let m = member(ordinal)
+        let serving = settings.engine == .zooKeeper ? m.servingRole != .notServing : m.ready
+        return m.terminating || serving ? nil : m.startedAt
+    }
+
     /// Start of a wait: when the member was last (re)started if the observation says, else
     /// the step clock when it is for this step, else now.
     func clock(_ step: String, previous: StepClock?, startedAt: Duration? = nil) -> StepClock {

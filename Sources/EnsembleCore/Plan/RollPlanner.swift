@@ -27,7 +27,10 @@
 ///     Rejoin        a member at the new revision does not serve or has
 ///                   not caught up (same epoch as the leader, zxid within
 ///                   maxZxidLag); with no leader at all, does not answer . wait for it
-///                                                      after memberTimeout (from its restart): blocked
+///                                    after memberTimeout: blocked (counted from its restart
+///                                    while it does not serve, so a member down since before
+///                                    the roll blocks at once; a member that serves but lags
+///                                    gets the whole timeout from when that was first seen)
 ///     Done          every member runs the new revision, a leader serves . done
 ///                   ... and no leader serves ............................ wait
 ///                                                      after stepTimeout: blocked
@@ -189,7 +192,7 @@ private struct Roll {
         let what = updated(o) ? "runs revision \(short)" : "runs \(revisionText(o)) (updateStrategy Manual: not restarted)"
         guard view.serves(o), view.caughtUp(o, leader: newLeader) else {
             return wait(for: o, step: "sync \(o) outside @ \(short)", timeout: settings.memberTimeout,
-                        startedAt: member(o).exists && updated(o) ? member(o).startedAt : nil,
+                        startedAt: member(o).exists && updated(o) ? view.downSince(o) : nil,
                         waiting: PlanReason("WaitingForSync", "\(name(o)) \(what) outside the configuration; waiting until it serves and catches up before it is added back: \(view.lag(o, leader: newLeader))"),
                         timedOut: PlanReason("MemberDidNotSync", "\(name(o)) \(what) outside the configuration and did not catch up within \(seconds(settings.memberTimeout)): \(view.lag(o, leader: newLeader)); it is added back once it does"))
         }
@@ -211,9 +214,9 @@ private struct Roll {
         else { return nil }
         let why = catchUp ? view.lag(o, leader: leader) : view.settings.engine == .zooKeeper ? view.lag(o, leader: nil) : "\(name(o)) is not ready"
         let target = catchUp ? "serves and catches up with the leader" : view.settings.engine == .zooKeeper ? "answers (no leader serves, so it cannot rejoin yet)" : "is ready"
-        return wait(for: o, step: "rejoin \(o) @ \(short)", timeout: settings.memberTimeout, startedAt: member(o).startedAt,
+        return wait(for: o, step: "rejoin \(o) @ \(short)", timeout: settings.memberTimeout, startedAt: view.downSince(o),
                     waiting: PlanReason("WaitingForRejoin", "\(name(o)) runs revision \(short); waiting until it \(target): \(why)"),
-                    timedOut: PlanReason("MemberDidNotRejoin", "\(name(o)) runs revision \(short) but did not rejoin within \(seconds(settings.memberTimeout)) of its start: \(why); the roll stops here"))
+                    timedOut: PlanReason("MemberDidNotRejoin", "\(name(o)) runs revision \(short) but did not rejoin within \(seconds(settings.memberTimeout)): \(why); the roll stops here"))
     }
 
     func manualWait(_ outdated: [Int]) -> PlanDecision {

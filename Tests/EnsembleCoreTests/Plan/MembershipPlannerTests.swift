@@ -90,6 +90,8 @@ struct MembershipCase: Sendable, CustomTestStringConvertible {
                        action: .blocked, code: "MemberDidNotSync", mentions: ["zk-3", "600s"]),
         MembershipCase(title: "never syncs: blocked after the member timeout of the wait", members: "L F F Nx", desired: 4, waitedFor: .seconds(601),
                        action: .blocked, code: "MemberDidNotSync"),
+        MembershipCase(title: "serving but lagging: the whole timeout from when it was seen", members: "L F F Fx~", desired: 4, startedAt: longAgo,
+                       action: .wait(ordinal: 3), code: "WaitingForSync"),
         MembershipCase(title: "never syncs: still waiting within it", members: "L F F Nx", desired: 4, waitedFor: .seconds(599),
                        action: .wait(ordinal: 3), code: "WaitingForSync"),
         // A crash between a reconfig and the replica change: the next step repairs it.

@@ -28,7 +28,8 @@ struct SplitMix64: RandomNumberGenerator {
 ///   Elections are instant here (ZooKeeper takes a few hundred milliseconds).
 /// - Reconfigs behave like ZooKeeper's: rejected when not conditional on the current version,
 ///   and (recorded as a violation, since a planner must never ask) when the new configuration
-///   lacks a serving quorum or adds a member that has not synced. Removing the leader elects
+///   lacks a quorum in sync with the leader or adds a member that has not synced.
+/// - A follower may fall behind the leader for a while (`slowDownSomeone`) while still serving. Removing the leader elects
 ///   a new one among the rest at once; the old one syncs back as a non-voting follower.
 /// - Members outside the configuration sync as non-voting followers.
 ///
@@ -49,6 +50,8 @@ struct ZooKeeperSimulator {
         var zxid = Zxid(0)
         var startedAt: Duration? = .zero
         var hasVolume = true
+        /// Serving but falling behind the leader (a slow disk) until then.
+        var behindUntil: Duration?
         /// How its current process behaves, and how the next one it is restarted into will.
         var outcome: Outcome = .normal
         var nextOutcome: Outcome = .normal
@@ -59,7 +62,7 @@ struct ZooKeeperSimulator {
     var version: Int64
     var leader: Int?
     var epoch: UInt32
-    var counter: UInt32 = 100
+    var counter: UInt32 = 100_000
     var now: Duration = .seconds(1_000_000)
     var rng: SplitMix64
     let desiredRevision: String
@@ -140,8 +143,24 @@ struct ZooKeeperSimulator {
         return true
     }
 
+    /// How far behind the leader a member may be and count as in sync (the planners' default).
+    static let maxLag: UInt32 = PlanSettings.defaultMaxZxidLag
+
+    func inSync(_ o: Int) -> Bool {
+        guard serves(o), let l = leader, let mine = members[o]?.zxid, let theirs = members[l]?.zxid else { return false }
+        if o == l { return true }
+        return mine.epoch == theirs.epoch && theirs.counter &- mine.counter <= Self.maxLag
+    }
+
     mutating func restart(_ o: Int) {
         restarts.append(o)
+        // The quorum-safe rule, checked on the truth rather than on observations: a voter that
+        // serves restarts only while every other voter serves in sync with the leader.
+        if participants.contains(o) && serves(o) && participants.count > 1 {
+            for p in participants.sorted() where p != o && !inSync(p) {
+                violations.append("restarted \(name(o)) while \(name(p)) was not in sync")
+            }
+        }
         var m = members[o] ?? Member(exists: false, running: false, serving: false)
         if m.terminatingUntil != nil { violations.append("restarted \(name(o)) while it was terminating") }
         m.running = false
@@ -202,11 +221,11 @@ struct ZooKeeperSimulator {
         }
         var next = participants
         if let adding {
-            if !serves(adding) { violations.append("added \(name(adding)) before it synced") }
+            if !inSync(adding) { violations.append("added \(name(adding)) before it synced") }
             next.insert(adding)
         }
         if let removing { next.remove(removing) }
-        let synced = next.filter(serves).count
+        let synced = next.filter(inSync).count
         guard leader != nil, !next.isEmpty, synced >= next.count / 2 + 1 else {
             violations.append("reconfig to \(next.sorted()) without a synced quorum (\(synced) of \(next.count) serve)")
             return false
@@ -224,6 +243,15 @@ struct ZooKeeperSimulator {
         }
         if let adding { staleVolumes.remove(adding) }
         return true
+    }
+
+    /// A follower that serves falls behind the leader for a while (the planner must notice).
+    /// Only while everybody serves, so it never costs the quorum on its own.
+    mutating func slowDownSomeone() {
+        guard let leader, counter > 4 * Self.maxLag, members.keys.allSatisfy({ members[$0]!.exists == false || serves($0) }) else { return }
+        guard let o = participants.sorted().filter({ $0 != leader && serves($0) }).randomElement(using: &rng) else { return }
+        members[o]?.behindUntil = now + rng.seconds(10...60)
+        members[o]?.zxid = Zxid(epoch: epoch, counter: counter - 3 * Self.maxLag)
     }
 
     /// A concurrent change by someone else: same members, a new version.
@@ -260,12 +288,13 @@ struct ZooKeeperSimulator {
         }
         if leader == nil { elect() }
         guard let leader else { return }
-        counter += UInt32.random(in: 0...20, using: &rng)
+        counter += UInt32.random(in: 50...300, using: &rng)
         members[leader]?.zxid = Zxid(epoch: epoch, counter: counter)
         for o in members.keys.sorted() where o != leader {
             guard var m = members[o], m.exists, m.running, m.terminatingUntil == nil else { continue }
+            if let until = m.behindUntil, until <= now { m.behindUntil = nil }
             if m.serving {
-                let lag = UInt32.random(in: 0...3, using: &rng)
+                let lag = m.behindUntil != nil ? 3 * Self.maxLag : UInt32.random(in: 0...3, using: &rng)
                 m.zxid = Zxid(epoch: epoch, counter: counter >= lag ? counter - lag : 0)
             } else if m.outcome != .neverSyncs {
                 let at = m.syncAt ?? now + rng.seconds(0...15)

@@ -94,6 +94,8 @@ struct RollCase: Sendable, CustomTestStringConvertible {
         // A member that was down before the roll and is not the one to restart: blocked.
         RollCase(title: "a non-victim down before the roll blocks it", members: "L- F- D+", startedAt: longAgo,
                  action: .blocked, code: "MemberDidNotRejoin", mentions: ["zk-2", "600s"]),
+        RollCase(title: "an updated member that serves but lags gets the whole timeout from now", members: "L- F- F+~", startedAt: longAgo,
+                 action: .wait(ordinal: 2), code: "WaitingForRejoin"),
         RollCase(title: "a non-victim not serving before the roll blocks it", members: "L- N+ F-", startedAt: longAgo,
                  action: .blocked, code: "MemberDidNotRejoin", mentions: ["zk-1 is not serving"]),
 
