@@ -113,30 +113,14 @@ public enum MembershipPlanner {
     }
 }
 
-private struct Scale {
+private struct Scale: PlanEvaluation {
     let view: EnsembleView
     let desired: Int
     let revision: String?
     let previous: StepClock?
+    var activity: String { "scaling" }
 
-    var settings: PlanSettings { view.settings }
-    func name(_ o: Int) -> String { view.name(o) }
-    func member(_ o: Int) -> MemberObservation { view.member(o) }
     func running(_ o: Int) -> Bool { member(o).exists }
-
-    func decision(_ action: PlanAction, _ summary: String, _ code: String, _ message: String) -> PlanDecision {
-        PlanDecision(action, summary: summary, PlanReason(code, message))
-    }
-
-    func wait(for ordinal: Int?, step: String, timeout: Duration, startedAt: Duration? = nil,
-              waiting: PlanReason, timedOut: PlanReason) -> PlanDecision {
-        let clock = view.clock(step, previous: previous, startedAt: startedAt)
-        let subject = ordinal.map(name) ?? "the ensemble"
-        if view.elapsed(clock) > timeout {
-            return PlanDecision(.blocked, summary: "scaling blocked at \(subject)", timedOut, clock: clock)
-        }
-        return PlanDecision(.wait(ordinal: ordinal), summary: "wait for \(subject)", waiting, clock: clock)
-    }
 
     /// The members present beyond the desired count, highest first.
     func present(above: Set<Int>) -> [Int] {

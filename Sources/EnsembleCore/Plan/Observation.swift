@@ -381,3 +381,33 @@ struct EnsembleView {
 
     func elapsed(_ clock: StepClock) -> Duration { now - clock.since }
 }
+
+/// What evaluating a roll and a scale share: the view, the clock passed back in, and how
+/// decisions are phrased.
+protocol PlanEvaluation {
+    var view: EnsembleView { get }
+    var previous: StepClock? { get }
+    /// "roll" or "scaling", for summaries such as "roll blocked at zk-2".
+    var activity: String { get }
+}
+
+extension PlanEvaluation {
+    var settings: PlanSettings { view.settings }
+    func name(_ o: Int) -> String { view.name(o) }
+    func member(_ o: Int) -> MemberObservation { view.member(o) }
+
+    func decision(_ action: PlanAction, _ summary: String, _ code: String, _ message: String) -> PlanDecision {
+        PlanDecision(action, summary: summary, PlanReason(code, message))
+    }
+
+    /// A wait that turns into `blocked` once it has lasted longer than `timeout`.
+    func wait(for ordinal: Int?, step: String, timeout: Duration, startedAt: Duration? = nil,
+              waiting: PlanReason, timedOut: PlanReason) -> PlanDecision {
+        let clock = view.clock(step, previous: previous, startedAt: startedAt)
+        let subject = ordinal.map(name) ?? "the ensemble"
+        if view.elapsed(clock) > timeout {
+            return PlanDecision(.blocked, summary: "\(activity) blocked at \(subject)", timedOut, clock: clock)
+        }
+        return PlanDecision(.wait(ordinal: ordinal), summary: "wait for \(subject)", waiting, clock: clock)
+    }
+}

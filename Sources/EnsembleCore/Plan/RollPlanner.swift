@@ -92,16 +92,14 @@ public enum RollPlanner {
 }
 
 /// One evaluation of the roll; every property is derived from the observation.
-private struct Roll {
+private struct Roll: PlanEvaluation {
     let view: EnsembleView
     let revision: String
     let replicas: Int
     let previous: StepClock?
+    var activity: String { "roll" }
 
-    var settings: PlanSettings { view.settings }
     var ordinals: Range<Int> { 0..<replicas }
-    func name(_ o: Int) -> String { view.name(o) }
-    func member(_ o: Int) -> MemberObservation { view.member(o) }
     func updated(_ o: Int) -> Bool { member(o).exists && member(o).revision == revision }
     var outdated: [Int] { ordinals.filter { !updated($0) } }
     var short: String { String(revision.prefix(12)) }
@@ -111,22 +109,6 @@ private struct Roll {
     /// (then nothing may be outside it).
     var voters: [Int] { view.config?.participantOrdinals ?? Array(ordinals) }
     var leader: Int? { view.leader(voters: voters.count) }
-
-    func decision(_ action: PlanAction, _ summary: String, _ code: String, _ message: String,
-                  clock: StepClock? = nil) -> PlanDecision {
-        PlanDecision(action, summary: summary, PlanReason(code, message), clock: clock)
-    }
-
-    /// A wait that turns into `blocked` once it has lasted longer than `timeout`.
-    func wait(for ordinal: Int?, step: String, timeout: Duration, startedAt: Duration? = nil,
-              waiting: PlanReason, timedOut: PlanReason) -> PlanDecision {
-        let clock = view.clock(step, previous: previous, startedAt: startedAt)
-        let subject = ordinal.map(name) ?? "the ensemble"
-        if view.elapsed(clock) > timeout {
-            return PlanDecision(.blocked, summary: "roll blocked at \(subject)", timedOut, clock: clock)
-        }
-        return PlanDecision(.wait(ordinal: ordinal), summary: "wait for \(subject)", waiting, clock: clock)
-    }
 
     func restart(_ o: Int, _ code: String, _ message: String) -> PlanDecision {
         decision(.restart(ordinal: o), "restart \(name(o))", code, message)

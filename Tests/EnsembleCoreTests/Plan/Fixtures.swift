@@ -1,4 +1,5 @@
 import EnsembleCore
+import Testing
 import ZKConfig
 
 /// Observations written as one token per member, ordinal 0 first, for table-driven tests.
@@ -103,6 +104,14 @@ enum Fixture {
         return EnsembleObservation(members: members, ringKnown: ringKnown, now: now)
     }
 
+    /// The planner's answer; with `waitedFor`, its answer once the wait it started has lasted
+    /// that long (the StepClock of the first answer passed back, moved into the past).
+    static func replaying(waitedFor: Duration?, _ plan: (StepClock?) -> PlanDecision) -> PlanDecision {
+        let first = plan(nil)
+        guard let waitedFor, let clock = first.clock else { return first }
+        return plan(StepClock(step: clock.step, since: now - waitedFor))
+    }
+
     static func settings(_ engine: Engine = .zooKeeper, handOff: Bool = true, manual: Bool = false,
                          order: PlanSettings.Order = .quorumSafe, deleteVolumes: Bool = false) -> PlanSettings {
         PlanSettings(engine: engine, order: order, manual: manual, leaderHandOff: handOff,
@@ -110,3 +119,64 @@ enum Fixture {
                      deleteVolumesOnScaleDown: deleteVolumes)
     }
 }
+
+/// One observation (in the fixture language) and the one decision a planner must answer with:
+/// the membership planner when `desired` is set, else the roll planner.
+struct PlanCase: Sendable, CustomTestStringConvertible {
+    var title: String
+    var members: String
+    /// Membership: the desired replica count.
+    var desired: Int? = nil
+    var engine: Engine = .zooKeeper
+    var handOff = true
+    var manual = false
+    var order: PlanSettings.Order = .quorumSafe
+    var deleteVolumes = false
+    /// Membership: the roll's target revision, when a roll may be under way.
+    var revision: String? = nil
+    var synced: Int?? = .none
+    /// ZooKeeper: /zookeeper/config could be read; Cassandra: nodetool status could.
+    var config = true
+    var startedAt: Duration? = nil
+    /// The wait's step began this long ago (a StepClock passed back from an earlier call).
+    var waitedFor: Duration? = nil
+    /// Roll: replicas, when not one per member written.
+    var replicas: Int? = nil
+    var action: PlanAction
+    var code: String
+    var mentions: [String] = []
+
+    var testDescription: String { title }
+
+    func observation() -> EnsembleObservation {
+        engine == .zooKeeper
+            ? Fixture.zooKeeper(members, synced: synced, config: config, startedAt: startedAt)
+            : Fixture.cassandra(members, startedAt: startedAt, ringKnown: config)
+    }
+
+    func plan() -> PlanDecision {
+        let settings = Fixture.settings(engine, handOff: handOff, manual: manual, order: order, deleteVolumes: deleteVolumes)
+        let observation = observation()
+        return Fixture.replaying(waitedFor: waitedFor) { clock in
+            if let desired {
+                return MembershipPlanner.next(desiredReplicas: desired, observation: observation, settings: settings,
+                                              desiredRevision: revision, clock: clock)
+            }
+            return RollPlanner.next(desiredRevision: Fixture.desired, replicas: replicas ?? Fixture.tokens(members).count,
+                                    observation: observation, settings: settings, clock: clock)
+        }
+    }
+
+    /// The expected action and reason, and a message that reads as one line.
+    func check(_ d: PlanDecision) {
+        #expect(d.action == action, "\(d.line)")
+        #expect(d.reason.code == code, "\(d.line)")
+        for text in mentions {
+            #expect(d.reason.message.contains(text), "'\(text)' not in: \(d.reason.message)")
+        }
+        #expect(!d.reason.message.isEmpty && !d.reason.message.contains("\n"))
+    }
+}
+
+typealias RollCase = PlanCase
+typealias MembershipCase = PlanCase
