@@ -64,7 +64,9 @@ import ZKConfig
 ///     RingUnknown    nodetool status unread: exactly 0..<desired exist .... done; otherwise wait
 ///     Stopping       a member above desiredReplicas is terminating ......... wait for it
 ///     Grow           the lowest ordinal below desiredReplicas that has not
-///                    joined the ring (not running, not listed, or UJ):
+///                    joined the ring (not running, not listed, UJ, or UL):
+///                      leaving (a scale-down undone mid-way) ............... wait
+///                                                  after streamingTimeout: blocked
 ///                      not running, another node is not UN and ready ..... wait
 ///                                                         after stepTimeout: blocked
 ///                      not running, its volume left from before ........... delete the volume
@@ -73,7 +75,7 @@ import ZKConfig
 ///                      running, not listed yet or joining ................. wait
 ///                                                  after streamingTimeout (from its start): blocked
 ///     Shrink         the highest ordinal at or above desiredReplicas still present:
-///                      UN, every other node UN and ready .................. decommission it
+///                      UN, every other node in the ring UN and ready ...... decommission it
 ///                      UN, another node is not ............................ wait
 ///                      leaving (UL), joining or moving .................... wait
 ///                                                   after streamingTimeout: blocked
@@ -258,6 +260,12 @@ private struct Scale: PlanEvaluation {
         let inRing = Set(view.observedOrdinals.filter { member($0).ring != nil })
 
         for o in 0..<desired {
+            if let ring = member(o).ring, ring.state == .leaving {
+                // Scaled back up during its decommission, which cannot be undone: it leaves first.
+                return wait(for: o, step: "leave \(o)", timeout: settings.streamingTimeout,
+                            waiting: PlanReason("WaitingForDecommission", "\(name(o)) is \(ring) from an earlier scale-down; it has to leave the ring before it can join again"),
+                            timedOut: PlanReason("DecommissionTimedOut", "\(name(o)) is still \(ring) after \(seconds(settings.streamingTimeout)); scaling stops here"))
+            }
             if let ring = member(o).ring, running(o), ring.state != .joining { continue }
             if !running(o) {
                 if let other = view.existingOrdinals.first(where: { $0 != o && !healthy($0) }) {
@@ -284,7 +292,10 @@ private struct Scale: PlanEvaluation {
                                 waiting: PlanReason("WaitingForDecommission", "\(name(o)) is \(ring); waiting until it has left the ring"),
                                 timedOut: PlanReason("DecommissionTimedOut", "\(name(o)) is still \(ring) after \(seconds(settings.streamingTimeout)); scaling stops here"))
                 }
-                if let other = (0..<desired).first(where: { !healthy($0) }) {
+                // Every node that stays, and every other node still in the ring (they take
+                // over its ranges), must be UN and ready.
+                let others = Set(0..<desired).union(inRing).subtracting([o]).sorted()
+                if let other = others.first(where: { !healthy($0) }) {
                     return ringWait(before: "\(name(o)) is decommissioned", other, step: "ring to decommission \(o)")
                 }
                 return decision(.decommission(ordinal: o), "decommission \(name(o))", "DecommissioningNode",

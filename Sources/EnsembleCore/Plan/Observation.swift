@@ -98,7 +98,9 @@ public struct MemberObservation: Equatable, Sendable {
 
 /// Everything the planners read about one ensemble at one moment.
 public struct EnsembleObservation: Equatable, Sendable {
-    /// Members in any order; ordinals the planner expects but finds no entry for count as missing.
+    /// Members in any order; ordinals the planner expects but finds no entry for count as
+    /// missing. Include every ordinal that has a volume (a PVC), even without a pod: the
+    /// membership planner cleans up volumes it is told about.
     public var members: [MemberObservation]
     /// ZooKeeper: `/zookeeper/config` as last read, nil when it could not be read.
     public var config: DynamicConfig?
@@ -141,7 +143,8 @@ public enum PlanAction: Equatable, Sendable {
     /// Make the member run the desired revision: delete its pod (the StatefulSet recreates it,
     /// also when it is missing) or stop its process and start it with the new configuration.
     case restart(ordinal: Int)
-    /// Create the member: raise the StatefulSet's replicas to ordinal + 1, or start the
+    /// Create the member: raise the StatefulSet's replicas to at least ordinal + 1 (nothing to
+    /// do when they already are: the StatefulSet recreates a missing pod itself), or start the
     /// process. A ZooKeeper member starts with the live configuration plus itself as a
     /// participant, so it joins as a non-voting follower until it is added.
     case start(ordinal: Int)
