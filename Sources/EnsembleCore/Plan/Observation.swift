@@ -60,14 +60,17 @@ public struct MemberObservation: Equatable, Sendable {
     /// Last zxid the member has seen (`srvr`), nil when unknown.
     public var zxid: Zxid?
     /// When the member was last (re)started at its current revision: the pod's creation time
-    /// (Kubernetes) or the start local mode recorded. Waits for it to rejoin count from here,
-    /// so they survive an operator restart. nil: unknown (the wait counts from the step clock).
+    /// (Kubernetes; not the container's, which a crash loop keeps resetting) or the start
+    /// local mode recorded. Waits for a member that does not serve count from here, so they
+    /// survive an operator restart. nil: unknown (the wait counts from the step clock).
     public var startedAt: Duration?
     /// Its persistent volume (PVC, or local data directory) exists.
     public var hasVolume: Bool
     /// Cassandra: its line in `nodetool status`; nil when the ring does not list it.
     public var ring: RingStatus?
 
+    /// Omitted values follow from the others: `ready` and `reachable` from a serving `role`
+    /// (pass `ready` for Cassandra), `hasVolume` from `exists`, `name` is "member N".
     public init(
         ordinal: Int, name: String? = nil, exists: Bool = true, terminating: Bool = false, revision: String? = nil,
         ready: Bool? = nil, reachable: Bool? = nil, role: MemberRole = .notServing, zxid: Zxid? = nil,
