@@ -167,14 +167,17 @@ struct PlanCase: Sendable, CustomTestStringConvertible {
         }
     }
 
-    /// The expected action and reason, and a message that reads as one line.
+    /// The expected action and reason; a reason a condition takes as it is (a CamelCase code,
+    /// a message within the status schema's bound) and that reads as one line.
     func check(_ d: PlanDecision) {
         #expect(d.action == action, "\(d.line)")
         #expect(d.reason.code == code, "\(d.line)")
         for text in mentions {
             #expect(d.reason.message.contains(text), "'\(text)' not in: \(d.reason.message)")
         }
-        #expect(!d.reason.message.isEmpty && !d.reason.message.contains("\n"))
+        #expect(d.reason.code.first?.isUppercase == true && d.reason.code.allSatisfy { $0.isLetter && $0.isASCII })
+        #expect(!d.reason.message.isEmpty && !d.reason.message.contains("\n") && d.reason.message.count <= 4096)
+        #expect(!d.summary.isEmpty && d.line == "\(d.summary): \(d.reason.message)")
     }
 }
 
