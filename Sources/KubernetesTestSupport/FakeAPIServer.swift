@@ -150,13 +150,10 @@ public final class FakeAPIServer: Sendable {
 
     deinit { stop() }
 
-    /// Stops the server (SIGTERM, then SIGKILL after 5 s). Safe to call twice.
+    /// Stops the server. It keeps nothing worth a graceful shutdown, so SIGKILL. Safe to call twice.
     public func stop() {
         guard process.isRunning else { return }
-        process.terminate()
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning, Date() < deadline { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 
