@@ -54,7 +54,8 @@ What it models
 What it does not model
 - Admission webhooks, admission plugins (LimitRanger, ResourceQuota, PodSecurity), RBAC
   evaluation (every authenticated user may do everything), impersonation, audit.
-- HTTP/2, protobuf and CBOR encodings, aggregated discovery (kubectl uses the legacy form),
+- HTTP/2, CBOR, and protobuf request bodies beyond metadata-only kinds (`kubectl create
+  namespace` works; other typed-client creates in protobuf get 415), aggregated discovery (kubectl uses the legacy form),
   OpenAPI v2, server-side Table printing of watches, `kubectl get -w`.
 - Schemas and defaults of built-in kinds (a StatefulSet is stored as sent; no validation of
   pod templates), immutable built-in fields, strategic merge patch directives beyond

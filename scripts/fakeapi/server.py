@@ -11,6 +11,7 @@ import time
 import urllib.parse
 
 import patch as patching
+import protobuf
 import schema as schemas
 import simulation
 import store as stores
@@ -123,6 +124,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def parse_body(self, data, content_type):
         if not data:
             return None
+        if "protobuf" in content_type:
+            try:
+                return protobuf.decode(data)
+            except protobuf.Unsupported as error:
+                raise stores.APIError(415, "UnsupportedMediaType", f"the fake API server reads protobuf only for metadata-only kinds: {error}")
+        if "cbor" in content_type:
+            raise stores.APIError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted media types "
+                                                              f"include: application/json, application/yaml (not {content_type})")
         try:
             if "yaml" in content_type:
                 if yaml is None:
