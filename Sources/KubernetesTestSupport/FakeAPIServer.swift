@@ -74,13 +74,15 @@ public final class FakeAPIServer: Sendable {
         }
     }
 
-    /// The fake's own count of requests it served.
+    /// The fake's own count of requests it served (since start or `resetRequestCounts`).
     public struct RequestCounts: Sendable {
         /// By verb (get, list, watch, create, update, patch, apply, delete).
         public var byVerb: [String: Int]
         /// create + update + patch + apply + delete on resources (not the /fake endpoints).
         public var writes: Int
         public var total: Int
+        /// TCP connections accepted (each one a TLS handshake).
+        public var connections: Int
     }
 
     /// Where the certificates, kubeconfigs and the server's log live.
@@ -198,7 +200,8 @@ public final class FakeAPIServer: Sendable {
         let value = try await control("GET", "/fake/requests")
         var byVerb: [String: Int] = [:]
         for (key, count) in value["byVerb"]?.objectValue ?? Object() { byVerb[key] = count.intValue ?? 0 }
-        return RequestCounts(byVerb: byVerb, writes: value["writes"]?.intValue ?? 0, total: value["total"]?.intValue ?? 0)
+        return RequestCounts(byVerb: byVerb, writes: value["writes"]?.intValue ?? 0, total: value["total"]?.intValue ?? 0,
+                             connections: value["connections"]?.intValue ?? 0)
     }
     public func resetRequestCounts() async throws { try await control("DELETE", "/fake/requests") }
 

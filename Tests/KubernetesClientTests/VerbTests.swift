@@ -251,16 +251,25 @@ import Testing
         }
     }
 
-    @Test func manyConcurrentRequestsShareConnections() async throws {
+    @Test func connectionsAreKeptAliveAndBounded() async throws {
         try await withFakeAPIServer { server in
             let client = try server.client()
+            try await server.resetRequestCounts()
+            for index in 0..<50 { _ = try await client.create(.configMaps, configMap("s\(index)")) }
+            let sequential = try await server.requestCounts()
+            #expect(sequential.total == 50)
+            #expect(sequential.connections == 1, "one TLS connection for 50 requests in a row")
+
+            try await server.resetRequestCounts()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<200 {
                     group.addTask { _ = try await client.create(.configMaps, configMap("c\(index)")) }
                 }
                 try await group.waitForAll()
             }
-            #expect(try await client.listAll(.configMaps).items.count == 200)
+            #expect(try await client.listAll(.configMaps).items.count == 250)
+            let concurrent = try await server.requestCounts()
+            #expect(concurrent.connections <= 64, "at most 64 connections to one server, got \(concurrent.connections)")
         }
     }
 }

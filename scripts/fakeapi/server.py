@@ -34,6 +34,7 @@ class State:
         self.faults = []
         self.lock = threading.Lock()
         self.counts = {}
+        self.connections = 0
         self.port = port
         self.controller = simulation.StatefulSetController(store)
 
@@ -54,6 +55,10 @@ class State:
                         self.faults.remove(rule)
                 return dict(rule)
         return None
+
+    def count_connection(self):
+        with self.lock:
+            self.connections += 1
 
     def count(self, verb):
         with self.lock:
@@ -76,6 +81,7 @@ class Server(http.server.ThreadingHTTPServer):
         # Headers and body go out as separate writes: without this, Nagle's algorithm and
         # the client's delayed ACK add 40 ms to every response.
         request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.state.count_connection()
         try:
             connection = self.context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
@@ -699,12 +705,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(200, {})
         if parts == ["requests"] and method == "GET":
             with state.lock:
-                counts = dict(state.counts)
+                counts, connections = dict(state.counts), state.connections
             return self.send_json(200, {"byVerb": counts, "total": sum(counts.values()),
-                                        "writes": sum(v for k, v in counts.items() if k in WRITE_VERBS)})
+                                        "writes": sum(v for k, v in counts.items() if k in WRITE_VERBS),
+                                        "connections": connections})
         if parts == ["requests"] and method == "DELETE":
             with state.lock:
                 state.counts.clear()
+                state.connections = 0
             return self.send_json(200, {})
         if len(parts) == 4 and parts[0] == "pods" and method == "POST":
             namespace, name, action = parts[1], parts[2], parts[3]
