@@ -48,6 +48,16 @@ import ZooKeeperTestSupport
             let everywhere = try await kubectl(server, ["get", "ensembles", "--all-namespaces", "-o", "name"])
             #expect(everywhere.stdout.split(separator: "\n").count == 5, "\(everywhere.stdout)")
 
+            // Events the operator records show in kubectl describe (core/v1 view of events.k8s.io).
+            let zk = try await client.get(.ensembles, name: "zk")
+            try await client.recordEvent(EventRecord(regarding: zk, type: .warning, reason: "InvalidSpec", action: "Reconcile",
+                                                     note: "spec.replicas must be odd", reportingInstance: "operator-0"))
+            let described = try await kubectl(server, ["describe", "ensemble", "zk"])
+            guard succeeded(described) else { return }
+            let eventLine = described.stdout.split(separator: "\n").first { $0.contains("InvalidSpec") }
+            #expect(eventLine?.split(separator: " ", omittingEmptySubsequences: true).first == "Warning", "\(described.stdout)")
+            #expect(eventLine?.hasSuffix("spec.replicas must be odd") == true, "\(described.stdout)")
+
             // kubectl wait blocks until the condition appears (a watch on metadata.name).
             async let waited = kubectl(server, ["wait", "--for=condition=Available", "ensemble/zk", "--timeout=30s"])
             try await Task.sleep(for: .milliseconds(500))

@@ -14,7 +14,8 @@ What it models
   and each kind's schema), /version, /healthz.
 - Resources: namespaces, pods, services, configmaps, secrets, persistentvolumeclaims,
   serviceaccounts, statefulsets, controllerrevisions, poddisruptionbudgets, leases,
-  events.k8s.io events, customresourcedefinitions, and the custom resources of every CRD
+  events.k8s.io events (and their read-only core/v1 view, listed by kubectl describe),
+  customresourcedefinitions, and the custom resources of every CRD
   given with --crd or created through the API.
 - One resourceVersion counter; 409 Conflict on a stale metadata.resourceVersion (PUT, patch,
   delete preconditions on uid and resourceVersion); 409 AlreadyExists; 404 NotFound with the

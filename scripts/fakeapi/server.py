@@ -384,6 +384,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.scale(method, resource, namespace, name, body, manager)
         if verb == "get":
             return self.respond_object(store.get(resource, namespace, name), resource)
+        if resource.key == "/events":
+            return self.core_events(verb, namespace, name, query)
         if verb in ("list", "watch"):
             try:
                 labels = stores.parse_label_selector(query.get("labelSelector"))
@@ -429,6 +431,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                         "details": {"name": name, "group": resource.group, "kind": resource.plural,
                                                     "uid": obj["metadata"]["uid"]}})
         raise stores.APIError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+    def core_events(self, verb, namespace, name, query):
+        """core/v1 Events, read-only, as a view of the events.k8s.io/v1 store (one storage in a
+        real cluster too): what kubectl describe lists."""
+        store = self.state.store
+        source = store.resources["events.k8s.io/events"]
+        core = store.resources["/events"]
+        if verb == "get":
+            return self.respond_object(core_event(store.get(source, namespace, name)), core)
+        if verb != "list":
+            raise stores.APIError(405, "MethodNotAllowed", "the fake API server serves core/v1 events read-only (list, get); "
+                                                           "write and watch events.k8s.io/v1")
+        try:
+            labels = stores.parse_label_selector(query.get("labelSelector"))
+            fields = stores.parse_field_selector(query.get("fieldSelector"))
+        except ValueError as error:
+            raise stores.APIError(400, "BadRequest", f"unable to parse requirement: {error}")
+        items, rv, _, _ = store.list(source, namespace, labels, [])
+        converted = [event for event in map(core_event, items) if stores.matches_fields(event, fields)]
+        return self.respond_list(core, converted, rv, None)
 
     def check_kind(self, resource, payload):
         if payload.get("kind") not in (None, resource.kind) or payload.get("apiVersion") not in (None, resource.api_version):
@@ -726,6 +748,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                          "kubelet", subresource="status")
                 return self.send_json(200, obj)
         raise stores.APIError(404, "NotFound", f"no control endpoint {method} {path}")
+
+
+def core_event(event):
+    """events.k8s.io/v1 -> v1, as the API server converts them."""
+    converted = {"apiVersion": "v1", "kind": "Event", "metadata": event["metadata"],
+                 "involvedObject": event.get("regarding") or {}, "reason": event.get("reason", ""),
+                 "message": event.get("note", ""), "type": event.get("type", ""),
+                 "eventTime": event.get("eventTime"), "action": event.get("action", ""),
+                 "reportingComponent": event.get("reportingController", ""),
+                 "reportingInstance": event.get("reportingInstance", ""),
+                 "source": (event.get("deprecatedSource") or {"component": event.get("reportingController", "")}),
+                 "count": event.get("deprecatedCount", 1)}
+    for old, new in (("deprecatedFirstTimestamp", "firstTimestamp"), ("deprecatedLastTimestamp", "lastTimestamp")):
+        if event.get(old):
+            converted[new] = event[old]
+    if event.get("related"):
+        converted["related"] = event["related"]
+    if event.get("series"):
+        converted["series"] = event["series"]
+    return converted
 
 
 def _reason(code):
