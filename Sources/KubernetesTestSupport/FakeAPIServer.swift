@@ -41,6 +41,9 @@ public final class FakeAPIServer: Sendable {
         public var code: Int?
         public var reason: String?
         public var message: String?
+        /// Answer with these raw bytes (and `code`, 200 if nil) instead of anything the API
+        /// server would say: a broken proxy, a garbage watch line.
+        public var body: String?
         /// Seconds to wait before answering (or failing).
         public var delaySeconds: Double
         /// How many matching requests it applies to; nil: until cleared.
@@ -48,7 +51,8 @@ public final class FakeAPIServer: Sendable {
 
         public init(verb: String = "*", resource: String = "*", name: String? = nil, namespace: String? = nil,
                     subresource: String? = nil, code: Int? = nil, reason: String? = nil, message: String? = nil,
-                    delaySeconds: Double = 0, times: Int? = 1) {
+                    body: String? = nil, delaySeconds: Double = 0, times: Int? = 1) {
+            self.body = body
             self.verb = verb
             self.resource = resource
             self.name = name
@@ -69,6 +73,7 @@ public final class FakeAPIServer: Sendable {
             object["code"] = code.map(Value.int)
             object["reason"] = reason.map(Value.string)
             object["message"] = message.map(Value.string)
+            object["body"] = body.map(Value.string)
             object["times"] = times.map(Value.int)
             return .object(object)
         }

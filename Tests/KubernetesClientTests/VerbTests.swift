@@ -251,6 +251,33 @@ import Testing
         }
     }
 
+    @Test func garbageAnswersAreClearErrors() async throws {
+        try await withFakeAPIServer { server in
+            let client = try server.client()
+            try await server.inject(.init(verb: "get", resource: "configmaps", body: "<html>hello</html>"))
+            let notJSON = await failure { try await client.get(.configMaps, name: "x") }
+            guard case .invalidResponse(_, let path, let message)? = notJSON as? KubernetesError else {
+                Issue.record("expected invalidResponse, got \(String(describing: notJSON))"); return
+            }
+            #expect(path == "/api/v1/namespaces/default/configmaps/x")
+            #expect(message.contains("1:1: unexpected '<'"), "\(message)")
+
+            try await server.inject(.init(verb: "list", resource: "configmaps", code: 502, body: "<html>Bad Gateway</html>"))
+            let proxy = await failure { try await client.list(.configMaps) } as? KubernetesError
+            #expect(proxy?.status == APIStatus(code: 502, reason: "Unknown", message: "<html>Bad Gateway</html>"))
+            #expect(proxy?.isTransient == true)
+
+            try await server.inject(.init(verb: "watch", resource: "configmaps", body: "{\"type\":\"ADDED\",\"object\":{}}\n{broken\n"))
+            var events = try await client.watch(.configMaps).makeAsyncIterator()
+            #expect(try await events.next()?.object?.kind == "ConfigMap")
+            let broken = await failure { try await events.next() }
+            guard case .invalidResponse(_, _, let watchMessage)? = broken as? KubernetesError else {
+                Issue.record("expected invalidResponse, got \(String(describing: broken))"); return
+            }
+            #expect(watchMessage.contains("watch event is not JSON"), "\(watchMessage)")
+        }
+    }
+
     @Test func connectionsAreKeptAliveAndBounded() async throws {
         try await withFakeAPIServer { server in
             let client = try server.client()

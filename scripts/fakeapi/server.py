@@ -371,6 +371,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if fault:
             if fault.get("delaySeconds"):
                 time.sleep(fault["delaySeconds"])
+            if fault.get("body") is not None:
+                # A broken server or proxy: this status and these bytes, whatever they are.
+                data = fault["body"].encode()
+                if verb == "watch" and fault.get("code", 200) == 200:
+                    self.start_stream()
+                    self.write_chunk(data)
+                    self.write_chunk(b"")
+                    return
+                self.send_response(fault.get("code") or 200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
             if fault.get("code"):
                 code = fault["code"]
                 if verb == "watch" and code == 410:
@@ -697,7 +711,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             rule = {"verb": payload.get("verb", "*"), "resource": payload.get("resource", "*"), "name": payload.get("name"),
                     "namespace": payload.get("namespace"), "subresource": payload.get("subresource"),
                     "code": payload.get("code"), "reason": payload.get("reason"), "message": payload.get("message"),
-                    "delaySeconds": float(payload.get("delaySeconds") or 0), "times": payload.get("times")}
+                    "delaySeconds": float(payload.get("delaySeconds") or 0), "times": payload.get("times"),
+                    "body": payload.get("body")}
             with state.lock:
                 state.faults.append(rule)
             return self.send_json(201, rule)
