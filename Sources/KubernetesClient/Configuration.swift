@@ -29,10 +29,13 @@ public struct ExecConfig: Sendable, Equatable {
     public var installHint: String?
     /// Bounds one run of the plugin.
     public var timeout: Duration
+    /// Pass the server and its CA to the plugin (KUBERNETES_EXEC_INFO spec.cluster).
+    public var provideClusterInfo: Bool
 
     public init(command: String, arguments: [String] = [], environment: [String: String] = [:],
                 apiVersion: String = "client.authentication.k8s.io/v1", installHint: String? = nil,
-                timeout: Duration = .seconds(30)) {
+                timeout: Duration = .seconds(30), provideClusterInfo: Bool = false) {
+        self.provideClusterInfo = provideClusterInfo
         self.command = command
         self.arguments = arguments
         self.environment = environment
@@ -291,7 +294,8 @@ struct Kubeconfig {
             let resolved = command.contains("/") ? absolute(command, relativeTo: user.file) : command
             credentials.exec = ExecConfig(command: resolved, arguments: exec["args"]?.arrayValue?.compactMap(\.stringValue) ?? [],
                                           environment: environment, apiVersion: apiVersion,
-                                          installHint: exec["installHint"]?.stringValue)
+                                          installHint: exec["installHint"]?.stringValue,
+                                          provideClusterInfo: exec["provideClusterInfo"]?.boolValue ?? false)
         }
         return credentials
     }

@@ -69,7 +69,7 @@ import Testing
                 let script = """
                     #!/bin/sh
                     echo run >> '\(runs)'
-                    [ -n "$KUBERNETES_EXEC_INFO" ] || { echo 'no KUBERNETES_EXEC_INFO' >&2; exit 3; }
+                    case "$KUBERNETES_EXEC_INFO" in *'"server":"\(server.server)"'*) ;; *) echo "no cluster info: $KUBERNETES_EXEC_INFO" >&2; exit 3;; esac
                     printf '%s' '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"exec-token","expirationTimestamp":"\(expiry)"}}'
                     """
                 try script.write(toFile: path, atomically: true, encoding: .utf8)
@@ -81,7 +81,7 @@ import Testing
             }
             try await server.setTokens(["exec-token"])
             var configuration = try server.configuration()
-            configuration.credentials = Credentials(exec: ExecConfig(command: try plugin("long.sh", expiresIn: 3600)))
+            configuration.credentials = Credentials(exec: ExecConfig(command: try plugin("long.sh", expiresIn: 3600), provideClusterInfo: true))
             let client = try KubernetesClient(configuration)
             // Concurrent first requests share one run of the plugin.
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -95,7 +95,7 @@ import Testing
 
             // A credential about to expire is fetched again for every request.
             try FileManager.default.removeItem(atPath: runs)
-            configuration.credentials = Credentials(exec: ExecConfig(command: try plugin("short.sh", expiresIn: 2)))
+            configuration.credentials = Credentials(exec: ExecConfig(command: try plugin("short.sh", expiresIn: 2), provideClusterInfo: true))
             let shortLived = try KubernetesClient(configuration)
             _ = try await shortLived.get(.configMaps, name: "exec-0")
             _ = try await shortLived.get(.configMaps, name: "exec-1")

@@ -47,6 +47,7 @@ import ZooKeeperTestSupport
               command: ./bin/get-token
               args: [--cluster, prod]
               env: [{name: REGION, value: eu}]
+              provideClusterInfo: true
         """
     }
 
@@ -67,6 +68,7 @@ import ZooKeeperTestSupport
         #expect(exec.arguments == ["--cluster", "prod"])
         #expect(exec.environment == ["REGION": "eu"])
         #expect(exec.apiVersion == "client.authentication.k8s.io/v1beta1")
+        #expect(exec.provideClusterInfo)
     }
 
     @Test func kubeconfigVariableMergesFilesFirstDefinitionWins() throws {
