@@ -52,6 +52,20 @@ What it models
   pod returns at the update revision), status counts and revisions. Pods start Running and
   not ready; tests set readiness.
 
+Control interface (authenticated like any request; KubernetesTestSupport.FakeAPIServer wraps it)
+- POST /fake/faults {verb, resource, name?, namespace?, subresource?, code?, reason?, message?,
+  body?, delaySeconds?, times?}: matching requests (verb get/list/watch/create/update/patch/
+  apply/delete or "*"; "patch" also matches apply; resource = plural or "*") wait
+  delaySeconds, then fail with code and a Status (a watch with 410 gets an ERROR event), or
+  answer the raw body; `times` (default: until cleared) counts down. GET/DELETE /fake/faults.
+- POST /fake/watches/drop: every open watch connection closes without its final chunk.
+- POST /fake/compact: history forgotten; older watches and continue tokens get 410.
+- POST /fake/bookmarks: a BOOKMARK now on every watch that allows them.
+- PUT /fake/tokens {tokens: [...]}: the valid bearer tokens.
+- POST /fake/pods/NS/NAME/ready {ready}: Ready/ContainersReady conditions, containerStatuses.
+- POST /fake/pods/NS/NAME/status {...}: merge into the pod's status (podIP, phase, ...).
+- GET /fake/requests: {byVerb, total, writes, connections}; DELETE resets them.
+
 What it does not model
 - Admission webhooks, admission plugins (LimitRanger, ResourceQuota, PodSecurity), RBAC
   evaluation (every authenticated user may do everything), impersonation, audit.
