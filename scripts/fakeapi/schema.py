@@ -89,7 +89,7 @@ def validate(value, schema, path, causes, old=None, has_old=False):
         return
     if schema.get("x-kubernetes-int-or-string"):
         if not (_TYPES["integer"](value) or isinstance(value, str)):
-            causes.append((field, f"Invalid value: must be an integer or a string"))
+            causes.append((field, "Invalid value: must be an integer or a string"))
             return
     else:
         expected = schema.get("type")

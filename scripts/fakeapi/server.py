@@ -481,7 +481,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise stores.APIError(415, "UnsupportedMediaType", "strategic merge patch is not supported for custom resources")
             function = patching.strategic_merge_patch
         else:
-            raise stores.APIError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted media types include: "
+            raise stores.APIError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: "
                                                               "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
         expected = None
         if isinstance(payload, dict):

@@ -101,7 +101,6 @@ def parse_label_selector(text):
     """"a=b,c!=d,e in (x,y),f notin (z),g,!h" -> requirements; ValueError on bad syntax."""
     requirements = []
     text = (text or "").strip()
-    i = 0
     parts, depth, current = [], 0, ""
     for c in text:
         if c == "(":
@@ -138,7 +137,6 @@ def parse_label_selector(text):
             if not all(c.isalnum() or c in "-_./" for c in part):
                 raise ValueError(f"invalid label key {part!r}")
             requirements.append((part, "exists", []))
-    del i
     return requirements
 
 
