@@ -231,16 +231,24 @@ public struct FakeAPIServerError: Error, CustomStringConvertible {
     public var description: String
 }
 
-/// Runs `body` with a started fake API server and stops it afterwards, even on failure.
+/// Runs `body` with a started fake API server and stops it afterwards, even on failure. Its
+/// directory is removed after a body that returned; after one that threw, it is kept and its
+/// server log named on stderr.
 public func withFakeAPIServer<T>(_ options: FakeAPIServer.Options = FakeAPIServer.Options(),
                                  _ body: (FakeAPIServer) async throws -> T) async throws -> T {
     let server = try await FakeAPIServer.start(options)
     do {
         let result = try await body(server)
         server.stop()
+        do {
+            try FileManager.default.removeItem(at: server.directory)
+        } catch {
+            FileHandle.standardError.write(Data("could not remove \(server.directory.path): \(error)\n".utf8))
+        }
         return result
     } catch {
         server.stop()
+        FileHandle.standardError.write(Data("fake API server log kept: \(server.logPath)\n".utf8))
         throw error
     }
 }

@@ -7,13 +7,21 @@ import ZooKeeperTestSupport
 
 /// Kubeconfig and in-cluster configuration: contexts, merging, refusals that name the file
 /// and field, and secrets that never print.
-@Suite struct ConfigurationTests {
+@Suite final class ConfigurationTests {
     let directory: URL
     let caPEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
     init() throws {
         directory = try temporaryDirectory("kubeconfig")
         try caPEM.write(to: directory.appendingPathComponent("ca.crt"), atomically: true, encoding: .utf8)
+    }
+
+    deinit {
+        do {
+            try FileManager.default.removeItem(at: directory)
+        } catch {
+            Issue.record("could not remove \(directory.path): \(error)")
+        }
     }
 
     func write(_ name: String, _ text: String) throws -> String {
