@@ -68,6 +68,12 @@ public struct Object: Equatable, Sendable, Sequence {
         }
     }
 
+    /// Entries whose keys are known to be distinct (a parser's checked keys): built in one
+    /// pass, where the subscript would search the entries for every key.
+    init(uniqueEntries: [(String, Value)]) {
+        entries = uniqueEntries.map { (key: $0.0, value: $0.1) }
+    }
+
     public var keys: [String] { entries.map(\.key) }
     public var isEmpty: Bool { entries.isEmpty }
     public var count: Int { entries.count }
@@ -101,9 +107,7 @@ extension Value {
     public func pruned() -> Value {
         switch self {
         case .object(let object):
-            var result = Object()
-            for (key, value) in object where value != .null { result[key] = value.pruned() }
-            return .object(result)
+            return .object(Object(uniqueEntries: object.entries.compactMap { $0.value == .null ? nil : ($0.key, $0.value.pruned()) }))
         case .array(let items):
             return .array(items.map { $0.pruned() })
         default:
