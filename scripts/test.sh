@@ -6,10 +6,12 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Real ZooKeeper servers (the Debian package) and netcat for the probe benchmark.
+# Real ZooKeeper servers (the Debian package), netcat for the probe benchmark, and ip
+# (iproute2) for the network namespaces the rendered-pod tests run pods in.
 missing=()
 [ -f /usr/share/java/zookeeper.jar ] || missing+=(zookeeper)
 command -v nc >/dev/null 2>&1 || missing+=(netcat-openbsd)
+[ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${missing[*]}"

@@ -33,6 +33,26 @@ public enum Value: Equatable, Sendable {
         return current
     }
 
+    /// Follows a path of object keys and list indices: "spec.template.spec.containers[0].ports".
+    public func at(_ path: String) -> Value? {
+        var current: Value? = self
+        for part in path.split(separator: ".") {
+            var key = Substring(part)
+            var indices: [Int] = []
+            while let open = key.lastIndex(of: "["), key.hasSuffix("]"),
+                  let index = Int(key[key.index(after: open)..<key.index(before: key.endIndex)]) {
+                indices.insert(index, at: 0)
+                key = key[..<open]
+            }
+            if !key.isEmpty { current = current?[String(key)] }
+            for i in indices {
+                guard let array = current?.arrayValue, i >= 0, i < array.count else { return nil }
+                current = array[i]
+            }
+        }
+        return current
+    }
+
     /// The JSON type name used in error messages.
     public var typeName: String {
         switch self {
