@@ -1,3 +1,4 @@
+import EnsembleCore
 import Foundation
 import Testing
 import ZooKeeperTestSupport
@@ -45,6 +46,23 @@ import Glibc
         // The bound is 100 MiB; a debug zkctl that only starts and stops stays near 25.
         #expect(run.maxRSSKiB < 100 * 1024, "peak RSS \(run.maxRSSKiB) KiB")
         #expect(run.seconds < 10, "took \(run.seconds) s")
+    }
+}
+
+extension YAMLBombTests {
+    /// A file beyond the stream limit is refused before it is read (a sparse file: no disk).
+    @Test func oversizedInputIsRefusedBeforeReading() throws {
+        let dir = try temporaryDirectory("huge")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("huge.yaml")
+        FileManager.default.createFile(atPath: file.path, contents: Data("apiVersion: v1\n".utf8))
+        let handle = try FileHandle(forWritingTo: file)
+        try handle.truncate(atOffset: UInt64(DocumentLimits.maxStreamBytes + 1))
+        try handle.close()
+        let run = try MeasuredRun(try builtProduct("zkctl"), ["validate", "-f", file.path], timeout: 20)
+        #expect(run.status == 1)
+        #expect(run.stderr == "zkctl: \(file.path): error: input is larger than \(DocumentLimits.maxStreamBytes) bytes, more than this tool reads at once\n")
+        #expect(run.maxRSSKiB < 64 * 1024, "read the file: peak RSS \(run.maxRSSKiB) KiB")
     }
 }
 
