@@ -80,7 +80,7 @@ public enum EnsembleAPI {
         ])),
         ("storage", Schema.object("The persistent volume of each member.", [
             ("size", .quantity("Size of each member's volume.", default: "10Gi")),
-            ("storageClassName", .string("StorageClass of the volumes. Unset: the cluster's default StorageClass. Cannot change after creation (neither set nor unset).", maxLength: 253)),
+            ("storageClassName", .string("StorageClass of the volumes. Unset: the cluster's default StorageClass; \"\": no class, only pre-provisioned volumes without one. Cannot change after creation (neither set nor unset).", maxLength: 253)),
             ("reclaimPolicy", .string("What happens to volumes when the Ensemble is deleted or scaled down: Retain keeps them (safe default; a member that comes back finds its data), Delete removes them.",
                                       default: "Retain", enum: ["Retain", "Delete"])),
         ]).with(.init("has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)",

@@ -67,6 +67,7 @@ private struct Rules {
         disruptionBudget()
         probes()
         if spec.engine == .zooKeeper { zooKeeper() } else { cassandra() }
+        if spec.engine == .zooKeeper { metrics() }
     }
 
     mutating func names() {
@@ -147,7 +148,8 @@ private struct Rules {
 
     mutating func storage() {
         _ = quantity("spec.storage.size", spec.storage.size)
-        if let cls = spec.storage.storageClassName, !Syntax.isDNSSubdomain(cls) {
+        // "" is Kubernetes' own "no class": the volumes bind only to pre-provisioned ones.
+        if let cls = spec.storage.storageClassName, !cls.isEmpty, !Syntax.isDNSSubdomain(cls) {
             error("spec.storage.storageClassName", "must be a DNS subdomain (lower-case letters, digits, '-', '.'), got '\(cls)'")
         }
     }
@@ -413,12 +415,6 @@ private struct Rules {
                 error("spec.zookeeper.fourLetterWords[\(i)]", "must be four lower-case letters (e.g. cons) or *, got '\(word)'")
             }
         }
-        if z.metrics.enabled, let taken = [2181: "client", 2888: "server", 3888: "leader-election"][z.metrics.port] {
-            error("spec.zookeeper.metrics.port", "\(z.metrics.port) is the \(taken) port")
-        }
-        if z.metrics.enabled, !z.metrics.className.contains(".") || z.metrics.className.contains(where: { $0.isWhitespace }) {
-            error("spec.zookeeper.metrics.className", "must be a fully qualified Java class name, got '\(z.metrics.className)'")
-        }
         if !Quantity.isJVMSize(z.heapSize) {
             error("spec.zookeeper.heapSize", "must be a JVM size such as 512m or 2g, got '\(z.heapSize)'")
         }
@@ -453,7 +449,19 @@ private struct Rules {
                 error(path, "may contain only letters, digits, '-', '_', '.' and spaces, got '\(text)'")
             }
         }
+        if c.clusterName?.isEmpty == true { error("spec.cassandra.clusterName", "must not be empty (unset uses the Ensemble's name)") }
         if c.datacenter.isEmpty { error("spec.cassandra.datacenter", "must not be empty") }
         if c.rack.isEmpty { error("spec.cassandra.rack", "must not be empty") }
+    }
+
+    mutating func metrics() {
+        let m = spec.zookeeper.metrics
+        guard m.enabled else { return }
+        if let taken = [2181: "client", 2888: "server", 3888: "leader-election"][m.port] {
+            error("spec.zookeeper.metrics.port", "\(m.port) is the \(taken) port")
+        }
+        if !m.className.contains(".") || m.className.contains(where: { $0.isWhitespace }) {
+            error("spec.zookeeper.metrics.className", "must be a fully qualified Java class name, got '\(m.className)'")
+        }
     }
 }

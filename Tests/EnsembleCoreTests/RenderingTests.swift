@@ -136,6 +136,9 @@ import Testing
         #expect(set.at("spec.persistentVolumeClaimRetentionPolicy.whenDeleted") == "Delete")
         #expect(set.at("spec.persistentVolumeClaimRetentionPolicy.whenScaled") == "Delete")
         #expect(set.at("spec.volumeClaimTemplates[0].spec.storageClassName") == "ssd")
+        // "" is Kubernetes' "no class" and is passed on; unset leaves the field out (the default class).
+        #expect(try sts(try render("engine: ZooKeeper\nstorage:\n  storageClassName: \"\"")).at("spec.volumeClaimTemplates[0].spec.storageClassName") == "")
+        #expect(try sts(try render("engine: ZooKeeper")).at("spec.volumeClaimTemplates[0].spec.storageClassName") == nil)
     }
 
     @Test func podDisruptionBudgetCanBeDisabled() throws {

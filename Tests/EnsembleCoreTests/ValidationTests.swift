@@ -119,6 +119,7 @@ struct RuleCase: CustomTestStringConvertible, Sendable {
         RuleCase(spec: "engine: ZooKeeper\nsecurityContext:\n  runAsUser: 0", path: "spec.securityContext.runAsUser", message: "must be at least 1, got 0"),
         RuleCase(spec: "engine: ZooKeeper\npod:\n  terminationGracePeriodSeconds: 0", path: "spec.pod.terminationGracePeriodSeconds", message: "must be at least 1, got 0"),
         RuleCase(spec: "engine: ZooKeeper\nimage: \"\"", path: "spec.image", message: "must be an image reference without whitespace, got ''"),
+        RuleCase(spec: "engine: Cassandra\ncassandra:\n  clusterName: \"\"", path: "spec.cassandra.clusterName", message: "must not be empty (unset uses the Ensemble's name)"),
         // Metrics.
         RuleCase(spec: "engine: ZooKeeper\nzookeeper:\n  metrics:\n    port: 2181", path: "spec.zookeeper.metrics.port", message: "2181 is the client port"),
         RuleCase(spec: "engine: ZooKeeper\nzookeeper:\n  metrics:\n    port: 80", path: "spec.zookeeper.metrics.port", message: "must be at least 1024"),
