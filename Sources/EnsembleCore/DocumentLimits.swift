@@ -102,9 +102,9 @@ private struct EventScan {
             try finishDocument(end: event.end_mark)
         case YAML_SCALAR_EVENT:
             try count(mark)
-            let anchor = Self.text(event.data.scalar.anchor)
-            if let anchor { anchors[anchor] = (1, 1) }
-            add(size: 1, height: 1)
+            // Height counts nested mappings and sequences, as the depth limit does.
+            if let anchor = Self.text(event.data.scalar.anchor) { anchors[anchor] = (1, 0) }
+            add(size: 1, height: 0)
         case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
             try count(mark)
             if stack.count + 1 > DocumentLimits.maxDepth {

@@ -98,6 +98,13 @@ import Testing
         let error = try #require(refusal(yaml))
         #expect(error.message == "alias *deep nests the document deeper than \(DocumentLimits.maxDepth) levels")
         #expect(error.position?.line == 2)
+        // Exactly at the limit: the root mapping, 31 lists around the alias, 32 in what it names.
+        func nested(_ levels: Int, _ inner: String) -> String {
+            String(repeating: "[", count: levels) + inner + String(repeating: "]", count: levels)
+        }
+        let atLimit = "a: &deep \(nested(32, "1"))\nb: \(nested(31, "*deep"))\n"
+        #expect(refusal(atLimit) == nil)
+        #expect(refusal("a: &deep \(nested(32, "1"))\nb: \(nested(32, "*deep"))\n") != nil)
     }
 
     @Test func oversizedDocumentsAreRefused() throws {
