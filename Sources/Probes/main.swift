@@ -49,7 +49,16 @@ case .install(let options):
         say(error.message)
         exit(1)
     }
-case .probe(let command, let options):
+case .hooks(let plan):
+    exit(runHooks(plan))
+case .probe(let command, var options):
+    if let variable = options.hostEnvironment {
+        guard let value = getenv(variable).map({ String(cString: $0) }), !value.isEmpty else {
+            say("\(variable) is not set: --host-env needs the address in it (for POD_IP: the downward API's status.podIP)")
+            exit(1)
+        }
+        options.host = value
+    }
     // The sockets' deadline comes a little before the watchdog so the specific reason
     // ("timed out reading from ...") normally wins over the generic one.
     let margin = min(0.1, options.timeout / 10)

@@ -18,6 +18,13 @@ import ZooKeeperTestSupport
         (["install", "/a", "--config-source", "/s"], "--config-source and --config-dir go together"),
         (["install", "/a", "--ordinal", "2"], "--ordinal only matters with --data-dir"),
         (["install", "/a", "--ordinal", "-1", "--data-dir", "/d"], "--ordinal must be a non-negative integer"),
+        (["tcp-live", "--host", "h", "--host-env", "POD_IP"], "--host and --host-env exclude each other"),
+        (["tcp-live", "--host-env="], "--host-env needs a variable name"),
+        (["hooks"], "hooks needs at least one step"),
+        (["hooks", "2", "echo"], "a step of 2 arguments has only 1"),
+        (["hooks", "x", "echo"], "a step starts with its argument count (1 or more), got 'x'"),
+        (["hooks", "--budget", "0", "1", "true"], "--budget must be a number of seconds above 0"),
+        (["hooks", "--finally", "1", "true", "1", "true"], "--finally takes one step and comes last"),
     ])
     func usageErrorsExit2(_ arguments: [String], _ message: String) throws {
         let result = try runProcess(try builtProduct("ensemble-probe"), arguments)
@@ -27,7 +34,7 @@ import ZooKeeperTestSupport
         #expect(result.stderr.split(separator: "\n").count == 1)
     }
 
-    @Test(arguments: ["zk-live", "zk-ready", "zk-startup", "cql-ready", "cql-live", "tcp-live", "install"])
+    @Test(arguments: ["zk-live", "zk-ready", "zk-startup", "cql-ready", "cql-live", "tcp-live", "install", "hooks"])
     func helpPerCommand(_ command: String) throws {
         let result = try runProcess(try builtProduct("ensemble-probe"), [command, "--help"])
         #expect(result.status == 0)
@@ -37,7 +44,7 @@ import ZooKeeperTestSupport
     @Test func generalHelpListsEveryCommand() throws {
         let result = try runProcess(try builtProduct("ensemble-probe"), ["--help"])
         #expect(result.status == 0)
-        for command in ["zk-live", "zk-ready", "zk-startup", "cql-ready", "cql-live", "tcp-live", "install DIR"] {
+        for command in ["zk-live", "zk-ready", "zk-startup", "cql-ready", "cql-live", "tcp-live", "install DIR", "hooks"] {
             #expect(result.stdout.contains("  \(command) "), "\(command)")
         }
     }
