@@ -1,5 +1,6 @@
 import Foundation
 import LocalEnsemble
+import Synchronization
 import Testing
 import ZooKeeperTestSupport
 #if canImport(Glibc)
@@ -180,6 +181,143 @@ import Glibc
         #expect(try runningTickTime() == "tickTime=3000")
     }
 
+    /// Every java process running a zoo.cfg under `state`, per member id, from /proc: what
+    /// really runs, whatever the pid files say.
+    func servers(_ state: String, name: String) -> [Int: [Int32]] {
+        var result: [Int: [Int32]] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { continue }
+            let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            guard arguments.contains(ZooKeeperInstallation.mainClass) else { continue }
+            for id in 1...9 where arguments.contains("\(state)/\(name)/member-\(id)/zoo.cfg") { result[id, default: []].append(pid) }
+        }
+        return result
+    }
+
+    func writeManifest(_ name: String, replicas: Int = 3, extra: String = "", in directory: URL) throws -> String {
+        let file = directory.appendingPathComponent("\(name).yaml").path
+        try (Self.manifest.replacingOccurrences(of: "zk-local", with: name).replacingOccurrences(of: "replicas: 3", with: "replicas: \(replicas)") + extra)
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
+    /// Two `up`s at once used to start two JVMs per member (the pid file then named the one
+    /// that died of a bind error); an `up` killed between spawning a member and writing its
+    /// pid file left a member `down` could not see (`down --purge` deleted its files under
+    /// it). Members on 127.0.14.x.
+    @Test func concurrentUpsAndUnrecordedMembersLeaveExactlyOneServerPerMember() throws {
+        let directory = try temporaryDirectory("zkctl-local-race")
+        let state = directory.appendingPathComponent("state").path
+        defer {
+            _ = try? local(["down", "zk-race", "--state-dir", state], timeout: 60)
+            LocalEnsemble.killServers(under: state)
+            try? FileManager.default.removeItem(at: directory)
+        }
+        let file = try writeManifest("zk-race", in: directory)
+        let up = ["up", "-f", file, "--state-dir", state, "--base-address", "127.0.14", "--timeout", "90"]
+        let zkctl = try builtProduct("zkctl")
+        let results = Mutex<[ProcessResult]>([])
+        let group = DispatchGroup()
+        for _ in 0..<2 {
+            group.enter()
+            Thread.detachNewThread {
+                if let result = try? runProcess(zkctl, ["local"] + up, timeout: 150) { results.withLock { $0.append(result) } }
+                group.leave()
+            }
+        }
+        group.wait()
+        let both = results.withLock { $0 }
+        try #require(both.count == 2)
+        for result in both { #expect(result.status == 0, "\(result.stdout)\(result.stderr)") }
+        #expect(both.filter { $0.stdout.contains("started members 1, 2, 3 of 'zk-race'") }.count == 1, "\(both.map(\.stdout))")
+        var running = servers(state, name: "zk-race")
+        #expect(running.count == 3 && running.values.allSatisfy { $0.count == 1 }, "\(running)")
+        #expect(pids(state, name: "zk-race").mapValues { [$0] } == running)
+
+        // What an `up` killed right after spawning member 2 leaves: a server no pid file names.
+        try FileManager.default.removeItem(atPath: "\(state)/zk-race/member-2/zookeeper.pid")
+        let status = try local(["status", "zk-race", "--state-dir", state])
+        #expect(status.stdout.contains("member 2 (127.0.14.2:2181): running (pid \(running[2]![0]))"), "\(status.stdout)\(status.stderr)")
+        let again = try local(up)
+        #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
+        #expect(again.stdout.contains("member 2 runs as pid \(running[2]![0]) without a pid file"), "\(again.stdout)\(again.stderr)")
+        #expect(servers(state, name: "zk-race") == running)
+        #expect(pids(state, name: "zk-race")[2] == running[2]![0])
+
+        // down finds members by what they run, so purge never deletes files under a live one.
+        try FileManager.default.removeItem(atPath: "\(state)/zk-race/member-3/zookeeper.pid")
+        running = servers(state, name: "zk-race")
+        let down = try local(["down", "zk-race", "--state-dir", state, "--purge"], timeout: 60)
+        #expect(down.status == 0, "\(down.stdout)\(down.stderr)")
+        #expect(down.stdout.contains("stopped members 1, 2, 3 of 'zk-race'"), "\(down.stdout)\(down.stderr)")
+        #expect(servers(state, name: "zk-race").isEmpty, "\(servers(state, name: "zk-race"))")
+        #expect(!FileManager.default.fileExists(atPath: state + "/zk-race"))
+    }
+
+    /// A port taken for member 2 used to leave member 1 running, unmentioned. Members on
+    /// 127.0.15.x; the test holds 127.0.15.2:2181.
+    @Test func aMemberThatCannotStartStopsTheMembersThisUpStarted() throws {
+        let directory = try temporaryDirectory("zkctl-local-port")
+        let state = directory.appendingPathComponent("state").path
+        defer {
+            _ = try? local(["down", "zk-port", "--state-dir", state], timeout: 60)
+            LocalEnsemble.killServers(under: state)
+            try? FileManager.default.removeItem(at: directory)
+        }
+        let listener = try Listener(address: "127.0.15.2", port: 2181)
+        defer { listener.close() }
+        let file = try writeManifest("zk-port", in: directory)
+        let up = try local(["up", "-f", file, "--state-dir", state, "--base-address", "127.0.15", "--timeout", "60"])
+        #expect(up.status == 1, "\(up.stdout)\(up.stderr)")
+        #expect(up.stderr.contains("member 2 cannot use 127.0.15.2:2181"), "\(up.stderr)")
+        #expect(up.stderr.contains("stopped member 1 again, started by this command"), "\(up.stderr)")
+        #expect(up.stderr.contains("no member of 'zk-port' is running"), "\(up.stderr)")
+        #expect(servers(state, name: "zk-port").isEmpty, "\(servers(state, name: "zk-port"))")
+        #expect(pids(state, name: "zk-port").isEmpty)
+    }
+
+    /// Members that all die at once (here: a zoo.cfg value ZooKeeper cannot parse) used to
+    /// cost the whole --timeout, followed by "left running for inspection". Now up stops
+    /// waiting and shows each member's first log errors. Members on 127.0.17.x.
+    @Test func upStopsWaitingWhenTheMembersHaveExited() throws {
+        let directory = try temporaryDirectory("zkctl-local-exit")
+        let state = directory.appendingPathComponent("state").path
+        defer {
+            _ = try? local(["down", "zk-exit", "--state-dir", state], timeout: 60)
+            LocalEnsemble.killServers(under: state)
+            try? FileManager.default.removeItem(at: directory)
+        }
+        let file = try writeManifest("zk-exit", extra: "\n    config:\n      connectToLearnerMasterLimit: many\n", in: directory)
+        let up = try local(["up", "-f", file, "--state-dir", state, "--base-address", "127.0.17", "--timeout", "120"])
+        #expect(up.status == 1, "\(up.stdout)\(up.stderr)")
+        // Generous for a loaded machine; the old behaviour took the full 120 s.
+        #expect(up.seconds < 60, "took \(up.seconds) s")
+        #expect(up.stderr.contains("no member of 'zk-exit' is running any more"), "\(up.stderr)")
+        for id in 1...3 { #expect(up.stderr.contains("member \(id) exited:"), "\(up.stderr)") }
+        #expect(up.stderr.contains("Invalid config, exiting abnormally"), "\(up.stderr)")
+        #expect(up.stderr.contains("NumberFormatException: For input string: \"many\""), "\(up.stderr)")
+        #expect(!up.stderr.contains("left running for inspection"), "\(up.stderr)")
+    }
+
+    /// A heap below local mode's initial 32m used to give the JVM -Xms32m -Xmx8m, which it
+    /// refuses. One member on 127.0.18.1.
+    @Test func aSmallHeapStarts() throws {
+        let directory = try temporaryDirectory("zkctl-local-heap")
+        let state = directory.appendingPathComponent("state").path
+        defer {
+            _ = try? local(["down", "zk-heap", "--state-dir", state], timeout: 60)
+            LocalEnsemble.killServers(under: state)
+            try? FileManager.default.removeItem(at: directory)
+        }
+        let file = try writeManifest("zk-heap", replicas: 1, in: directory)
+        try String(contentsOfFile: file, encoding: .utf8).replacingOccurrences(of: "heapSize: 128m", with: "heapSize: 8m")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let up = try local(["up", "-f", file, "--state-dir", state, "--base-address", "127.0.18", "--timeout", "60"])
+        #expect(up.status == 0, "\(up.stdout)\(up.stderr)")
+        let arguments = try String(contentsOfFile: "/proc/\(try #require(pids(state, name: "zk-heap", members: 1)[1]))/cmdline", encoding: .utf8)
+        #expect(arguments.contains("-Xms8m\0-Xmx8m\0"), "\(arguments)")
+    }
+
     @Test func cassandraAndInvalidResourcesAreRefusedAndNothingStarts() throws {
         let directory = try temporaryDirectory("zkctl-local-refused")
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -194,6 +332,13 @@ import Glibc
         let refused = try local(["up", "-f", invalid, "--state-dir", state, "--base-address", "127.0.9"])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("bad.yaml:7:13: error: spec.replicas:"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: state))
+
+        // Validation used to accept it; every JVM then refused to start.
+        try Self.manifest.replacingOccurrences(of: "heapSize: 128m", with: "heapSize: 1k").write(toFile: invalid, atomically: true, encoding: .utf8)
+        let tiny = try local(["up", "-f", invalid, "--state-dir", state, "--base-address", "127.0.9"])
+        #expect(tiny.status == 1)
+        #expect(tiny.stderr.contains("bad.yaml:9:15: error: spec.zookeeper.heapSize: must be at least 4m"), "\(tiny.stderr)")
         #expect(!FileManager.default.fileExists(atPath: state))
     }
 
@@ -218,6 +363,33 @@ private func waitFor<T>(deadline seconds: Double, _ probe: () throws -> T?) thro
         if Date() > end { throw ConditionTimeout(seconds: seconds) }
         usleep(100_000)
     }
+}
+
+/// A TCP listener holding an address, standing in for another program on a member's port.
+private final class Listener {
+    let fd: Int32
+    init(address: String, port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var socketAddress = sockaddr_in()
+        socketAddress.sin_family = sa_family_t(AF_INET)
+        socketAddress.sin_port = in_port_t(UInt16(port).bigEndian)
+        inet_pton(AF_INET, address, &socketAddress.sin_addr)
+        let bound = withUnsafePointer(to: &socketAddress) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 1) == 0 else {
+            let reason = String(cString: strerror(errno))
+            Glibc.close(fd)
+            throw ListenFailed(description: "cannot listen on \(address):\(port): \(reason)")
+        }
+    }
+    func close() { Glibc.close(fd) }
+}
+
+private struct ListenFailed: Error, CustomStringConvertible {
+    var description: String
 }
 
 private struct ConditionTimeout: Error, CustomStringConvertible {
