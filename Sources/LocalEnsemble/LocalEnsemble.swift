@@ -309,7 +309,10 @@ public struct LocalEnsemble: Sendable {
     // MARK: Status
 
     public func status(_ member: LocalMember, timeout: Double = 5) -> LocalMemberStatus {
-        let process = processState(member)
+        status(member, process: processState(member), timeout: timeout)
+    }
+
+    private func status(_ member: LocalMember, process: MemberProcessState, timeout: Double) -> LocalMemberStatus {
         var server: Result<ServerStatus, FourLetterWordError>?
         if process.isRunning {
             do {
@@ -322,7 +325,7 @@ public struct LocalEnsemble: Sendable {
     }
 
     public func status(timeout: Double = 5) -> [LocalMemberStatus] {
-        members.map { status($0, timeout: timeout) }
+        zip(members, processStates(members)).map { status($0, process: $1, timeout: timeout) }
     }
 
     /// What a set of statuses says about the quorum.
