@@ -458,12 +458,23 @@ public struct LocalEnsemble: Sendable {
             strays.forEach(ProcessControl.reapIfChild)
             usleep(20_000)
         }
-        do {
-            if FileManager.default.fileExists(atPath: layout.ensembleDirectory) {
-                try FileManager.default.removeItem(atPath: layout.ensembleDirectory)
+        // Renamed away first, in one step: a purge killed half-way must not leave a record
+        // without members or members' old data that a later `up` would take for its own.
+        let trashPrefix = ".\(layout.name).deleted-"
+        if rename(layout.ensembleDirectory, layout.stateDirectory + "/" + trashPrefix + "\(getpid())") != 0 && errno != ENOENT {
+            throw .io(path: layout.ensembleDirectory, reason: "cannot move aside to delete: \(String(cString: strerror(errno)))")
+        }
+        guard FileManager.default.fileExists(atPath: layout.stateDirectory) else { return }
+        let entries: [String]
+        do { entries = try FileManager.default.contentsOfDirectory(atPath: layout.stateDirectory) } catch {
+            throw .io(path: layout.stateDirectory, reason: "cannot list: \(error.localizedDescription)")
+        }
+        // This purge's, and any an earlier, interrupted purge left.
+        for entry in entries where entry.hasPrefix(trashPrefix) {
+            let trash = layout.stateDirectory + "/" + entry
+            do { try FileManager.default.removeItem(atPath: trash) } catch {
+                throw .io(path: trash, reason: "cannot delete: \(error.localizedDescription)")
             }
-        } catch {
-            throw .io(path: layout.ensembleDirectory, reason: "cannot delete: \(error.localizedDescription)")
         }
     }
 }

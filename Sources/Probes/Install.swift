@@ -79,7 +79,7 @@ func checkListed(id: Int, ordinal: Int, configSource: String) throws(InstallErro
         }
     }
     guard !listed.isEmpty, !listed.contains(id) else { return }
-    let servers = listed.sorted().map(String.init).joined(separator: ", ")
+    let servers = Set(listed).sorted().map(String.init).joined(separator: ", ")
     throw InstallError("refusing to start: this pod is id \(id) (ordinal \(ordinal)) but the configuration in \(configSource) lists servers \(servers)")
 }
 

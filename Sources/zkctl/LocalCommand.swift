@@ -109,7 +109,7 @@ extension Local {
         private func start(_ ensemble: LocalEnsemble) throws -> LocalEnsemble? {
             let name = ensemble.layout.name
             for (member, pid) in try ensemble.recordUntrackedMembers() {
-                say("member \(member) runs as pid \(pid) without a pid file (an earlier zkctl was interrupted); recorded it")
+                say("member \(member) runs as pid \(pid), which its pid file did not name (an earlier zkctl was interrupted); recorded it")
             }
             let before = ensemble.status()
             if before.allSatisfy({ $0.process.isRunning }), case .healthy = LocalEnsemble.verdict(before) {

@@ -244,24 +244,39 @@ import Glibc
             #expect(running.count == 3 && running.values.allSatisfy { $0.count == 1 }, "\(running)")
             #expect(pids(state, name: "zk-race").mapValues { [$0] } == running)
 
-            // What an `up` killed right after spawning member 2 leaves: a server no pid file names.
-            try FileManager.default.removeItem(atPath: "\(state)/zk-race/member-2/zookeeper.pid")
+            // What an `up` killed right after spawning member 1 leaves: a server no pid file
+            // names; and what the old double start left for member 2: a pid file naming a
+            // process that is gone while another serves.
+            try FileManager.default.removeItem(atPath: "\(state)/zk-race/member-1/zookeeper.pid")
+            let exited = Process()
+            exited.executableURL = URL(fileURLWithPath: "/bin/true")
+            try exited.run()
+            exited.waitUntilExit()
+            try "\(exited.processIdentifier)\n".write(toFile: "\(state)/zk-race/member-2/zookeeper.pid", atomically: true, encoding: .utf8)
             let status = try local(["status", "zk-race", "--state-dir", state])
-            #expect(status.stdout.contains("member 2 (127.0.14.2:2181): running (pid \(running[2]![0]))"), "\(status.stdout)\(status.stderr)")
+            #expect(status.status == 0, "\(status.stdout)\(status.stderr)")
+            for id in 1...2 {
+                #expect(status.stdout.contains("member \(id) (127.0.14.\(id):2181): running (pid \(running[id]![0]))"), "\(status.stdout)\(status.stderr)")
+            }
             let again = try local(up)
             #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
-            #expect(again.stdout.contains("member 2 runs as pid \(running[2]![0]) without a pid file"), "\(again.stdout)\(again.stderr)")
+            for id in 1...2 {
+                #expect(again.stdout.contains("member \(id) runs as pid \(running[id]![0]), which its pid file did not name"), "\(again.stdout)\(again.stderr)")
+            }
+            #expect(again.stdout.contains("'zk-race' is already up; nothing changed."), "\(again.stdout)\(again.stderr)")
             #expect(servers(state, name: "zk-race") == running)
-            #expect(pids(state, name: "zk-race")[2] == running[2]![0])
+            #expect(pids(state, name: "zk-race").mapValues { [$0] } == running)
 
             // down finds members by what they run, so purge never deletes files under a live one.
             try FileManager.default.removeItem(atPath: "\(state)/zk-race/member-3/zookeeper.pid")
+            // What an earlier purge killed half-way leaves (it moves the directory aside first).
+            try FileManager.default.createDirectory(atPath: "\(state)/.zk-race.deleted-1/member-1/data", withIntermediateDirectories: true)
             running = servers(state, name: "zk-race")
             let down = try local(["down", "zk-race", "--state-dir", state, "--purge"], timeout: 60)
             #expect(down.status == 0, "\(down.stdout)\(down.stderr)")
             #expect(down.stdout.contains("stopped members 1, 2, 3 of 'zk-race'"), "\(down.stdout)\(down.stderr)")
             #expect(servers(state, name: "zk-race").isEmpty, "\(servers(state, name: "zk-race"))")
-            #expect(!FileManager.default.fileExists(atPath: state + "/zk-race"))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: state) == [])
         }
     }
 

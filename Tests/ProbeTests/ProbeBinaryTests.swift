@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZKConfig
 import ZooKeeperTestSupport
 
 /// The built `ensemble-probe` as kubelet and the init container run it.
@@ -236,8 +237,9 @@ import ZooKeeperTestSupport
     /// would start and never join ("My id N not in the peer list").
     @Test func anIdTheConfigurationDoesNotListIsRefused() throws {
         let scratch = try ProbeInstallTests.Scratch()
-        let zooCfg = "tickTime=2000\nserver.1=zk-0.zk-hs:2888:3888:participant;2181\nserver.2 = zk-1.zk-hs:2888:3888\nserver.3=zk-2.zk-hs:2888:3888\n"
-        let source = try scratch.configMap(["zoo.cfg": zooCfg])
+        // zoo.cfg as the operator renders it, and a hand-written one with spaces around '='.
+        let rendered = ZooCfg.render(settings: ZooKeeperSettings(), members: (1...3).map { ZooKeeperMember(id: $0, host: "zk-\($0 - 1).zk-hs") })
+        let source = try scratch.configMap(["zoo.cfg": rendered, "zoo.cfg.dynamic.100000000": "server.3 = zk-2.zk-hs:2888:3888\n"])
         let config = ["--config-source", source, "--config-dir", scratch.sub("conf")]
         let refused = try install(scratch, config, environment: ["POD_INDEX": "3"])
         #expect(refused.status == 1)
