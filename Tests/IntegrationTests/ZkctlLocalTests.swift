@@ -8,8 +8,9 @@ import Glibc
 #endif
 
 /// `zkctl local up/status/down` run as users run them: the built binary as a subprocess.
-/// Members live on 127.0.9.x so they collide neither with a developer's local mode
-/// (127.0.0.x) nor with test-support ensembles (127.16.0.0 and up).
+/// Members live on blocks from `TestAddressBlocks` (127.16.0.0 and up), so they collide
+/// neither with a developer's local mode (127.0.0.x) nor with suites other checkouts run on
+/// this machine at the same time. Refused resources name 127.0.9 and never start anything.
 @Suite struct ZkctlLocalTests {
     static let manifest = """
         apiVersion: ensemble.dev/v1alpha1
@@ -63,6 +64,7 @@ import Glibc
     }
 
     @Test func upStatusDownFromAFreshStateDirectoryTwiceInARow() throws {
+        let block = TestAddressBlocks.next()
         let directory = try temporaryDirectory("zkctl-local")
         let state = directory.appendingPathComponent("state").path
         let file = directory.appendingPathComponent("zk.yaml").path
@@ -72,7 +74,7 @@ import Glibc
             LocalEnsemble.killServers(under: state)
             try? FileManager.default.removeItem(at: directory)
         }
-        let up = ["up", "-f", file, "--state-dir", state, "--base-address", "127.0.9", "--timeout", "90"]
+        let up = ["up", "-f", file, "--state-dir", state, "--base-address", block, "--timeout", "90"]
 
         for round in 1...2 {
             let first = try local(up)
@@ -80,11 +82,11 @@ import Glibc
             #expect(first.stdout.contains("started members 1, 2, 3 of 'zk-local'"), "\(first.stdout)\(first.stderr)")
             // Each member's process, then zkctl health's table and verdict.
             for id in 1...3 {
-                #expect(first.stdout.contains("member \(id) (127.0.9.\(id):2181): running (pid "), "\(first.stdout)\(first.stderr)")
+                #expect(first.stdout.contains("member \(id) (\(block).\(id):2181): running (pid "), "\(first.stdout)\(first.stderr)")
             }
-            #expect(first.stdout.contains("MEMBER          MODE"), "\(first.stdout)\(first.stderr)")
+            #expect(first.stdout.contains("MEMBER".padding(toLength: "\(block).1:2181".count, withPad: " ", startingAt: 0) + "  MODE"), "\(first.stdout)\(first.stderr)")
             #expect(first.stdout.contains("SYNCED"), "\(first.stdout)\(first.stderr)")
-            #expect(first.stdout.contains("healthy: 3 of 3 voters serving, quorum is 2; leader 127.0.9."), "\(first.stdout)\(first.stderr)")
+            #expect(first.stdout.contains("healthy: 3 of 3 voters serving, quorum is 2; leader \(block)."), "\(first.stdout)\(first.stderr)")
             #expect(Self.tableRows(first.stdout).count == 3, "\(first.stdout)")
             let started = pids(state)
             #expect(started.count == 3)
@@ -110,11 +112,11 @@ import Glibc
                 // If the victim led, the other two elect a new leader first (not serving meanwhile).
                 let crashed = try waitFor(deadline: 30) {
                     let result = try local(["status", "zk-local", "--state-dir", state])
-                    return result.stdout.contains("member 2 (127.0.9.2:2181): crashed (pid \(victim) is gone)")
+                    return result.stdout.contains("member 2 (\(block).2:2181): crashed (pid \(victim) is gone)")
                         && result.stdout.contains("at risk:") ? result : nil
                 }
                 #expect(crashed.status == 1, "\(crashed.stdout)\(crashed.stderr)")
-                #expect(crashed.stdout.contains("127.0.9.2:2181: cannot connect"), "\(crashed.stdout)\(crashed.stderr)")
+                #expect(crashed.stdout.contains("\(block).2:2181: cannot connect"), "\(crashed.stdout)\(crashed.stderr)")
                 #expect(crashed.stdout.contains("at risk: 2 of 3 voters serving, quorum is 2"), "\(crashed.stdout)\(crashed.stderr)")
                 #expect(crashed.stdout.contains("not running: member 2 crashed"), "\(crashed.stdout)\(crashed.stderr)")
 
@@ -143,8 +145,9 @@ import Glibc
 
     /// ZooKeeper owns zoo.cfg after its first start, so a changed setting can only take effect
     /// on a fresh ensemble: `up` must say so instead of running the old value silently.
-    /// One member on 127.0.13.1; it also shows spec.zookeeper.logLevel reaching the server.
+    /// One member; it also shows spec.zookeeper.logLevel reaching the server.
     @Test func changedSettingsAreRefusedUntilPurged() throws {
+        let block = TestAddressBlocks.next()
         let directory = try temporaryDirectory("zkctl-local-settings")
         let state = directory.appendingPathComponent("state").path
         let file = directory.appendingPathComponent("zk.yaml").path
@@ -158,8 +161,8 @@ import Glibc
                 .replacingOccurrences(of: "replicas: 3", with: "replicas: 1")
                 + "\n    tickTime: \(tickTime)\n    logLevel: DEBUG\n"
         }
-        let up = ["up", "-f", file, "--state-dir", state, "--base-address", "127.0.13", "--timeout", "90"]
-        let member = "127.0.13.1:2181"
+        let up = ["up", "-f", file, "--state-dir", state, "--base-address", block, "--timeout", "90"]
+        let member = "\(block).1:2181"
         func runningTickTime() throws -> String? {
             let conf = try zkctl(["4lw", "conf", "--members", member])
             return conf.stdout.split(separator: "\n").first { $0.hasPrefix("tickTime=") }.map(String.init)
@@ -220,11 +223,12 @@ import Glibc
     /// Two `up`s at once used to start two JVMs per member (the pid file then named the one
     /// that died of a bind error); an `up` killed between spawning a member and writing its
     /// pid file left a member `down` could not see (`down --purge` deleted its files under
-    /// it). Members on 127.0.14.x.
+    /// it).
     @Test func concurrentUpsAndUnrecordedMembersLeaveExactlyOneServerPerMember() throws {
+        let block = TestAddressBlocks.next()
         try withScratch("zk-race") { directory, state in
             let file = try writeManifest("zk-race", in: directory)
-            let up = ["up", "-f", file, "--state-dir", state, "--base-address", "127.0.14", "--timeout", "90"]
+            let up = ["up", "-f", file, "--state-dir", state, "--base-address", block, "--timeout", "90"]
             let zkctl = try builtProduct("zkctl")
             let results = Mutex<[ProcessResult]>([])
             let group = DispatchGroup()
@@ -256,7 +260,7 @@ import Glibc
             let status = try local(["status", "zk-race", "--state-dir", state])
             #expect(status.status == 0, "\(status.stdout)\(status.stderr)")
             for id in 1...2 {
-                #expect(status.stdout.contains("member \(id) (127.0.14.\(id):2181): running (pid \(running[id]![0]))"), "\(status.stdout)\(status.stderr)")
+                #expect(status.stdout.contains("member \(id) (\(block).\(id):2181): running (pid \(running[id]![0]))"), "\(status.stdout)\(status.stderr)")
             }
             let again = try local(up)
             #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
@@ -280,16 +284,17 @@ import Glibc
         }
     }
 
-    /// A port taken for member 2 used to leave member 1 running, unmentioned. Members on
-    /// 127.0.15.x; the test holds 127.0.15.2:2181.
+    /// A port taken for member 2 used to leave member 1 running, unmentioned. The test holds
+    /// member 2's client address.
     @Test func aMemberThatCannotStartStopsTheMembersThisUpStarted() throws {
+        let block = TestAddressBlocks.next()
         try withScratch("zk-port") { directory, state in
-            let listener = try Listener(address: "127.0.15.2", port: 2181)
+            let listener = try Listener(address: "\(block).2", port: 2181)
             defer { listener.close() }
             let file = try writeManifest("zk-port", in: directory)
-            let up = try local(["up", "-f", file, "--state-dir", state, "--base-address", "127.0.15", "--timeout", "60"])
+            let up = try local(["up", "-f", file, "--state-dir", state, "--base-address", block, "--timeout", "60"])
             #expect(up.status == 1, "\(up.stdout)\(up.stderr)")
-            #expect(up.stderr.contains("member 2 cannot use 127.0.15.2:2181"), "\(up.stderr)")
+            #expect(up.stderr.contains("member 2 cannot use \(block).2:2181"), "\(up.stderr)")
             #expect(up.stderr.contains("stopped member 1 again, started by this command"), "\(up.stderr)")
             #expect(up.stderr.contains("no member of 'zk-port' is running"), "\(up.stderr)")
             #expect(servers(state, name: "zk-port").isEmpty, "\(servers(state, name: "zk-port"))")
@@ -299,11 +304,12 @@ import Glibc
 
     /// Members that all die at once (here: a zoo.cfg value ZooKeeper cannot parse) used to
     /// cost the whole --timeout, followed by "left running for inspection". Now up stops
-    /// waiting and shows each member's first log errors. Members on 127.0.17.x.
+    /// waiting and shows each member's first log errors.
     @Test func upStopsWaitingWhenTheMembersHaveExited() throws {
+        let block = TestAddressBlocks.next()
         try withScratch("zk-exit") { directory, state in
             let file = try writeManifest("zk-exit", extra: "\n    config:\n      connectToLearnerMasterLimit: many\n", in: directory)
-            let up = try local(["up", "-f", file, "--state-dir", state, "--base-address", "127.0.17", "--timeout", "120"])
+            let up = try local(["up", "-f", file, "--state-dir", state, "--base-address", block, "--timeout", "120"])
             #expect(up.status == 1, "\(up.stdout)\(up.stderr)")
             // Generous for a loaded machine; the old behaviour took the full 120 s.
             #expect(up.seconds < 60, "took \(up.seconds) s")
@@ -325,13 +331,14 @@ import Glibc
     }
 
     /// A heap below local mode's initial 32m used to give the JVM -Xms32m -Xmx8m, which it
-    /// refuses. One member on 127.0.18.1.
+    /// refuses. One member.
     @Test func aSmallHeapStarts() throws {
+        let block = TestAddressBlocks.next()
         try withScratch("zk-heap") { directory, state in
             let file = try writeManifest("zk-heap", replicas: 1, in: directory)
             try String(contentsOfFile: file, encoding: .utf8).replacingOccurrences(of: "heapSize: 128m", with: "heapSize: 8m")
                 .write(toFile: file, atomically: true, encoding: .utf8)
-            let up = try local(["up", "-f", file, "--state-dir", state, "--base-address", "127.0.18", "--timeout", "60"])
+            let up = try local(["up", "-f", file, "--state-dir", state, "--base-address", block, "--timeout", "60"])
             #expect(up.status == 0, "\(up.stdout)\(up.stderr)")
             let arguments = try String(contentsOfFile: "/proc/\(try #require(pids(state, name: "zk-heap", members: 1)[1]))/cmdline", encoding: .utf8)
             #expect(arguments.contains("-Xms8m\0-Xmx8m\0"), "\(arguments)")
