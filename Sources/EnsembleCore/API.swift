@@ -132,6 +132,8 @@ public struct ProbeSettings: Equatable, Sendable {
 public struct UpdateStrategy: Equatable, Sendable {
     public var type: String
     public var memberTimeoutSeconds: Int
+    public var stepTimeoutSeconds: Int
+    public var leaderHandOff: Bool
 }
 
 public struct ZooKeeperSpec: Equatable, Sendable {
@@ -158,6 +160,7 @@ public struct CassandraSpec: Equatable, Sendable {
     public var seeds: Int
     public var maxHeapSize: String
     public var heapNewSize: String
+    public var streamingTimeoutSeconds: Int
 }
 
 // MARK: Decoding
@@ -310,7 +313,9 @@ public enum EnsembleDecoder {
             podDisruptionBudget: DisruptionBudget(enabled: s.lookup("podDisruptionBudget.enabled")?.boolValue ?? true,
                                                   maxUnavailable: s.lookup("podDisruptionBudget.maxUnavailable")?.intValue),
             probes: ProbeSettings(readiness: timing("readiness"), liveness: timing("liveness"), startup: timing("startup")),
-            updateStrategy: UpdateStrategy(type: str("updateStrategy.type"), memberTimeoutSeconds: int("updateStrategy.memberTimeoutSeconds")),
+            updateStrategy: UpdateStrategy(type: str("updateStrategy.type"), memberTimeoutSeconds: int("updateStrategy.memberTimeoutSeconds"),
+                                           stepTimeoutSeconds: int("updateStrategy.stepTimeoutSeconds"),
+                                           leaderHandOff: s.lookup("updateStrategy.leaderHandOff")?.boolValue ?? true),
             clusterDomain: str("clusterDomain"),
             zookeeper: ZooKeeperSpec(
                 tickTime: int("zookeeper.tickTime"), initLimit: int("zookeeper.initLimit"), syncLimit: int("zookeeper.syncLimit"),
@@ -323,7 +328,8 @@ public enum EnsembleDecoder {
             cassandra: CassandraSpec(
                 clusterName: str("cassandra.clusterName"), datacenter: str("cassandra.datacenter"), rack: str("cassandra.rack"),
                 numTokens: int("cassandra.numTokens"), seeds: int("cassandra.seeds"),
-                maxHeapSize: str("cassandra.maxHeapSize"), heapNewSize: str("cassandra.heapNewSize")),
+                maxHeapSize: str("cassandra.maxHeapSize"), heapNewSize: str("cassandra.heapNewSize"),
+                streamingTimeoutSeconds: int("cassandra.streamingTimeoutSeconds")),
             hasZooKeeperBlock: raw["zookeeper"] != nil && raw["zookeeper"] != .null,
             hasCassandraBlock: raw["cassandra"] != nil && raw["cassandra"] != .null)
     }

@@ -66,7 +66,7 @@ public enum EnsembleAPI {
             ("size", .quantity("Size of each member's volume.", default: "10Gi")),
             ("storageClassName", Schema.string("StorageClass of the volumes; empty uses the cluster default. Cannot change after creation.", default: "", maxLength: 253)
                 .with(.init("self == oldSelf", "storageClassName is immutable: volumes already exist"))),
-            ("reclaimPolicy", .string("What happens to volumes when the Ensemble is deleted or scaled down: Retain keeps them (safe default; a member that comes back finds its data), Delete removes them.",
+            ("reclaimPolicy", .string("What happens to volumes when the Ensemble is deleted or scaled down: Retain keeps them (safe default), Delete removes them. A member removed by scaling down never comes back with its old data: its volume is deleted before its ordinal is reused (ZooKeeper would rejoin with a stale membership, Cassandra refuses a decommissioned node's data).",
                                       default: "Retain", enum: ["Retain", "Delete"])),
         ])),
         ("pod", .object("Extra settings for the member pods.", [
@@ -119,7 +119,9 @@ public enum EnsembleAPI {
         ("updateStrategy", .object("How the operator rolls members when the pod template or configuration changes.", [
             ("type", .string("QuorumSafe: one member at a time, followers first and the leader last, each only while the rest keep a quorum. Manual: the operator never restarts members; delete pods yourself.",
                              default: "QuorumSafe", enum: ["QuorumSafe", "Manual"])),
-            ("memberTimeoutSeconds", .integer("How long a restarted member may take to rejoin and catch up before the roll stops and the Ensemble is marked Degraded.", default: 600, minimum: 30, maximum: 86400)),
+            ("memberTimeoutSeconds", .integer("How long a restarted or newly started member may take to serve again and catch up (ZooKeeper: in the leader's epoch, zxid close behind; Cassandra: CQL answers) before the roll or scaling stops and the Ensemble is marked Degraded.", default: 600, minimum: 30, maximum: 86400)),
+            ("stepTimeoutSeconds", .integer("How long any other wait of a roll or scaling step may take (the other members syncing before the next restart, a leader election after a hand-off, a new configuration's quorum) before it stops and the Ensemble is marked Degraded.", default: 300, minimum: 10, maximum: 86400)),
+            ("leaderHandOff", .boolean("ZooKeeper: before the leader restarts, remove it from the dynamic configuration (a reconfig conditional on the config version) so the others elect a new leader while it still serves, then restart it and add it back once it has synced. A 2-member ensemble restarts each member this way, so it keeps its quorum. false restarts the leader in place: the others elect a new leader only once it is down.", default: true)),
         ])),
         ("clusterDomain", .string("DNS domain of the cluster, used in member addresses.", default: "cluster.local", maxLength: 253)),
         ("zookeeper", .object("ZooKeeper settings (engine ZooKeeper only).", defaulted: false, [
@@ -151,6 +153,7 @@ public enum EnsembleAPI {
             ("seeds", .integer("How many of the first members (by ordinal: 0, 1, 2, ...) serve as seeds.", default: 2, minimum: 1, maximum: 10)),
             ("maxHeapSize", jvmHeap("JVM heap (MAX_HEAP_SIZE), e.g. 512M.", default: "512M")),
             ("heapNewSize", .string("Young generation size (HEAP_NEWSIZE), e.g. 100M.", default: "100M", maxLength: 16)),
+            ("streamingTimeoutSeconds", .integer("How long a node may take to join the ring (bootstrap) or leave it (decommission), both of which stream data, before scaling stops and the Ensemble is marked Degraded.", default: 86400, minimum: 60, maximum: 604800)),
         ])),
     ]).with(
         .init("self.engine == 'Cassandra' || self.replicas <= \(zooKeeperMaxReplicas)", "ZooKeeper ensembles have 1 to \(zooKeeperMaxReplicas) members"),

@@ -18,6 +18,8 @@ public struct EnsembleNames: Sendable {
     public var podDisruptionBudget: String { "\(name)-pdb" }
     public var configMap: String { "\(name)-config" }
     public func pod(_ ordinal: Int) -> String { "\(name)-\(ordinal)" }
+    /// The PVC the StatefulSet's `data` volumeClaimTemplate gives a member.
+    public func volumeClaim(_ ordinal: Int) -> String { "data-\(pod(ordinal))" }
 
     /// The stable DNS name of a member through the headless Service.
     public func memberHost(_ ordinal: Int) -> String {

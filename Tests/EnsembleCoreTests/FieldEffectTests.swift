@@ -9,7 +9,10 @@ import Testing
     /// Fields that steer the operator's reconcile loop, not the manifests (with why).
     static let operatorOnly: [String: String] = [
         "updateStrategy.type": "the roll planner reads it; manifests always use OnDelete",
-        "updateStrategy.memberTimeoutSeconds": "the roll planner's per-member deadline",
+        "updateStrategy.memberTimeoutSeconds": "the planners' deadline for a restarted or started member",
+        "updateStrategy.stepTimeoutSeconds": "the planners' deadline for every other wait",
+        "updateStrategy.leaderHandOff": "the roll planner hands leadership over with reconfig",
+        "cassandra.streamingTimeoutSeconds": "the membership planner's deadline for bootstrap and decommission",
     ]
 
     /// A different valid value for fields whose type alone cannot suggest one.

@@ -103,6 +103,9 @@ struct RuleCase: CustomTestStringConvertible, Sendable {
         RuleCase(spec: "engine: ZooKeeper\nprobes:\n  readiness:\n    timeoutSeconds: 20", path: "spec.probes.readiness.timeoutSeconds", message: "probes will overlap", severity: .warning),
         RuleCase(spec: "engine: ZooKeeper\nimage: \"zookeeper 3.9\"", path: "spec.image", message: "must not contain whitespace"),
         RuleCase(spec: "engine: ZooKeeper\nupdateStrategy:\n  memberTimeoutSeconds: 5", path: "spec.updateStrategy.memberTimeoutSeconds", message: "must be at least 30"),
+        RuleCase(spec: "engine: ZooKeeper\nupdateStrategy:\n  stepTimeoutSeconds: 5", path: "spec.updateStrategy.stepTimeoutSeconds", message: "must be at least 10"),
+        RuleCase(spec: "engine: ZooKeeper\nupdateStrategy:\n  leaderHandOff: sometimes", path: "spec.updateStrategy.leaderHandOff", message: "must be true or false"),
+        RuleCase(spec: "engine: Cassandra\ncassandra:\n  streamingTimeoutSeconds: 30", path: "spec.cassandra.streamingTimeoutSeconds", message: "must be at least 60"),
     ]
 
     @Test(arguments: cases)
