@@ -19,6 +19,20 @@ public enum EnsembleAPI {
     public static let zooKeeperMaxReplicas = 9
     public static let cassandraMaxReplicas = 100
 
+    /// Smallest JVM heap a member may ask for, as -Xmx text and in bytes. Tried with OpenJDK 17:
+    /// below 2m the JVM refuses to start ("Too small maximum heap"), and G1, its collector on
+    /// machines with 2+ CPUs and 2+ GiB, fails at 2m too ("GC triggered before VM
+    /// initialization completed"); 4m starts with every collector, ZooKeeper included.
+    public static let minimumHeap = "4m"
+    public static let minimumHeapBytes = Int(Quantity.jvmBytes(minimumHeap)!)
+
+    /// A JVM heap size field: the syntax and the minimum are checked at admission (CEL) and
+    /// by the offline validator (`Quantity.jvmBytes` against `minimumHeapBytes`).
+    static func jvmHeap(_ description: String, default value: String) -> Schema {
+        Schema.string(description + " At least \(minimumHeap): the JVM does not start with less.", default: value, maxLength: 16)
+            .with(.init("self.matches('\(Quantity.jvmSizePattern(atLeast: minimumHeapBytes))')",
+                        "must be a JVM size (digits with an optional k, m or g) of at least \(minimumHeap), such as 512m or 2g"))
+    }
 
     static func probe(_ what: String, initialDelay: Int, period: Int, timeout: Int, failureThreshold: Int) -> Schema {
         .object("Timings of the \(what) probe (run by kubelet with the ensemble-probe binary).", [
@@ -214,7 +228,7 @@ public enum EnsembleAPI {
             ("fourLetterWords", .array("Four-letter words the members answer. The probe's words (\(ZooCfg.requiredFourLetterWords.joined(separator: ", "))) are always added.",
                                        of: .string("A four-letter word, e.g. cons, or * for all.", maxLength: 4), maxItems: 32,
                                        default: .array(ZooCfg.requiredFourLetterWords.map(Value.string)))),
-            ("heapSize", .string("JVM heap (-Xms and -Xmx), e.g. 512m or 2g.", default: "512m", maxLength: 16)),
+            ("heapSize", jvmHeap("JVM heap (-Xms and -Xmx), e.g. 512m or 2g.", default: "512m")),
             ("logLevel", .string("Log level; logs go to stdout.", default: "INFO", enum: ZooKeeperLogging.levels)),
             ("metrics", .object("Prometheus metrics of each member from ZooKeeper's own metrics provider (zoo.cfg metricsProvider.*), served at /metrics on the port named metrics, which the headless Service exposes with prometheus.io/scrape annotations.", [
                 ("enabled", .boolean("Turn the metrics provider on. The official image ships it (lib/zookeeper-prometheus-metrics-*.jar); turn it off for an image without it, where ZooKeeper would not start.", default: true)),
@@ -233,7 +247,7 @@ public enum EnsembleAPI {
             ("rack", .string("Rack name (GossipingPropertyFileSnitch).", default: "rack1", maxLength: 64)),
             ("numTokens", .integer("Virtual nodes per member.", default: 16, minimum: 1, maximum: 1536)),
             ("seeds", .integer("How many of the first members (by ordinal: 0, 1, 2, ...) serve as seeds.", default: 2, minimum: 1, maximum: 10)),
-            ("maxHeapSize", .string("JVM heap (MAX_HEAP_SIZE), e.g. 512M.", default: "512M", maxLength: 16)),
+            ("maxHeapSize", jvmHeap("JVM heap (MAX_HEAP_SIZE), e.g. 512M.", default: "512M")),
             ("heapNewSize", .string("Young generation size (HEAP_NEWSIZE), e.g. 100M.", default: "100M", maxLength: 16)),
             ("streamingTimeoutSeconds", .integer("How long a node may take to join the ring (bootstrap) or leave it (decommission), both of which stream data, before scaling stops and the Ensemble is marked Degraded.", default: 86400, minimum: 60, maximum: 604800)),
         ])),

@@ -415,9 +415,7 @@ private struct Rules {
                 error("spec.zookeeper.fourLetterWords[\(i)]", "must be four lower-case letters (e.g. cons) or *, got '\(word)'")
             }
         }
-        if !Quantity.isJVMSize(z.heapSize) {
-            error("spec.zookeeper.heapSize", "must be a JVM size such as 512m or 2g, got '\(z.heapSize)'")
-        }
+        heap("spec.zookeeper.heapSize", z.heapSize, example: "512m or 2g")
         for key in z.config.keys.sorted() {
             let path = join("spec.zookeeper.config", key)
             if let reason = ZooCfg.operatorOwnedKeyReason(key) {
@@ -433,13 +431,23 @@ private struct Rules {
         }
     }
 
+    /// A JVM heap: its syntax, and at least the smallest heap the JVM starts with.
+    mutating func heap(_ path: String, _ text: String, example: String) {
+        if !Quantity.isJVMSize(text) {
+            error(path, "must be a JVM size such as \(example), got '\(text)'")
+        } else if let bytes = Quantity.jvmBytes(text), bytes < Double(EnsembleAPI.minimumHeapBytes) {
+            error(path, "must be at least \(EnsembleAPI.minimumHeap): the JVM does not start with a smaller heap, got '\(text)'")
+        }
+    }
+
     mutating func cassandra() {
         let c = spec.cassandra
         if c.seeds > spec.replicas {
             error("spec.cassandra.seeds", "must not exceed spec.replicas (\(spec.replicas)), got \(c.seeds)")
         }
-        for (path, text) in [("spec.cassandra.maxHeapSize", c.maxHeapSize), ("spec.cassandra.heapNewSize", c.heapNewSize)] where !Quantity.isJVMSize(text) {
-            error(path, "must be a JVM size such as 512M or 2G, got '\(text)'")
+        heap("spec.cassandra.maxHeapSize", c.maxHeapSize, example: "512M or 2G")
+        if !Quantity.isJVMSize(c.heapNewSize) {
+            error("spec.cassandra.heapNewSize", "must be a JVM size such as 512M or 2G, got '\(c.heapNewSize)'")
         }
         if let heap = Quantity.jvmBytes(c.maxHeapSize), let young = Quantity.jvmBytes(c.heapNewSize), young >= heap {
             error("spec.cassandra.heapNewSize", "must be smaller than maxHeapSize (\(c.maxHeapSize)), got '\(c.heapNewSize)'")

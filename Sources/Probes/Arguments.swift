@@ -282,10 +282,12 @@ func help(for command: Command?) -> String {
                  mode 0755), so probes in the engine's container need no shell or nc.
               2. With --data-dir: writes myid = ordinal + 1 into it. The ordinal comes from
                  --ordinal, else the POD_INDEX environment variable (downward API of the
-                 label apps.kubernetes.io/pod-index), else the numeric suffix of the host
-                 name after its last '-'. If the data directory already holds a different
-                 myid, nothing is changed and install fails: that data belongs to another
-                 member, and two members with one id break the ensemble.
+                 label apps.kubernetes.io/pod-index), else the numeric suffix after the
+                 last '-' of the host name's first label. Ordinals are 0 to 254 (server ids
+                 1 to 255), and the id must be one of the staged zoo.cfg's server.N. If the
+                 data directory already holds a different myid, nothing is changed and
+                 install fails: that data belongs to another member, and two members with
+                 one id break the ensemble.
               3. With --config-source/--config-dir: copies every regular file of the
                  (read-only) ConfigMap mount into the writable config directory, each
                  atomically. ZooKeeper rewrites zoo.cfg on start, so it must be writable.

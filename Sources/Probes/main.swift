@@ -22,6 +22,12 @@ func armWatchdog(seconds: Double) {
         _ = write(2, message.utf8Start, message.utf8CodeUnitCount)
         _exit(1)
     }
+    // A blocked signal mask survives exec: a parent that blocks SIGALRM would otherwise
+    // leave the alarm pending forever and this backstop would never fire.
+    var alarm = sigset_t()
+    sigemptyset(&alarm)
+    sigaddset(&alarm, SIGALRM)
+    sigprocmask(SIG_UNBLOCK, &alarm, nil)
     let micros = max(Int(seconds * 1_000_000), 1_000)
     var timer = itimerval()
     timer.it_value.tv_sec = micros / 1_000_000

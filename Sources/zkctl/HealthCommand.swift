@@ -20,14 +20,7 @@ struct Health: ParsableCommand {
         case table, json
     }
 
-    @Option(help: "Comma-separated members as host:port (port defaults to 2181).")
-    var members: String?
-
-    @Option(help: "Name of a local-mode ensemble (zkctl local up) to check instead of --members.")
-    var local: String?
-
-    @Option(help: "State directory of local-mode ensembles (with --local).")
-    var stateDir: String = ".ensemble"
+    @OptionGroup var target: EnsembleTarget
 
     @Option(name: .shortAndLong, help: "Output format: table or json.")
     var output: OutputFormat = .table
@@ -39,36 +32,12 @@ struct Health: ParsableCommand {
     var voters: Int?
 
     func validate() throws {
-        switch (members, local) {
-        case (nil, nil): throw ValidationError("give --members host:port,... or --local NAME")
-        case (.some, .some): throw ValidationError("--members and --local cannot be combined")
-        case (.some(let members), nil): _ = try parseMembers(members)
-        case (nil, .some): break
-        }
         guard timeout > 0, timeout <= 600 else { throw ValidationError("--timeout must be above 0 and at most 600 seconds") }
         if let voters, voters < 1 { throw ValidationError("--voters must be at least 1") }
     }
 
-    /// The members to ask: the list given, or the recorded layout of a local ensemble.
-    func targets() throws -> [(host: String, port: Int)] {
-        if let members { return try parseMembers(members) }
-        let name = local!
-        let layout: LocalEnsembleLayout?
-        do {
-            layout = try LocalEnsembleLayout.loadRecord(name: name, stateDirectory: stateDir)
-        } catch {
-            printError("zkctl: \(error)")
-            throw ExitCode(64)
-        }
-        guard let layout else {
-            printError("zkctl: no local ensemble '\(name)' in \(stateDir); start one with zkctl local up -f FILE")
-            throw ExitCode(64)
-        }
-        return layout.members.map { ($0.address, $0.clientPort) }
-    }
-
     func run() throws {
-        let targets = try targets()
+        let targets = try target.endpoints()
         let reports = queryMembers(targets, timeout: timeout) { host, port, deadline in
             Result { () throws(FourLetterWordError) in try MemberStatus.fetch(host: host, port: port, deadline: deadline) }
         }.map { MemberReport(member: $0.member, outcome: $0.result) }

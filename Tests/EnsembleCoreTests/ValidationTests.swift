@@ -39,6 +39,12 @@ struct RuleCase: CustomTestStringConvertible, Sendable {
         RuleCase(spec: "engine: ZooKeeper\nzookeeper:\n  heapSize: 2g", path: "spec.zookeeper.heapSize", message: "does not fit in the container's memory (1Gi)"),
         RuleCase(spec: "engine: Cassandra\ncassandra:\n  heapNewSize: 600M", path: "spec.cassandra.heapNewSize", message: "must be smaller than maxHeapSize"),
         RuleCase(spec: "engine: Cassandra\ncassandra:\n  maxHeapSize: 1T", path: "spec.cassandra.maxHeapSize", message: "must be a JVM size"),
+        // Below the smallest heap the JVM starts with (`heapSize: 1k` used to pass and then the
+        // JVM refused to start).
+        RuleCase(spec: "engine: ZooKeeper\nzookeeper:\n  heapSize: 1k", path: "spec.zookeeper.heapSize", message: "must be at least 4m: the JVM does not start with a smaller heap, got '1k'"),
+        RuleCase(spec: "engine: ZooKeeper\nzookeeper:\n  heapSize: 4095k", path: "spec.zookeeper.heapSize", message: "must be at least 4m"),
+        RuleCase(spec: "engine: ZooKeeper\nzookeeper:\n  heapSize: \"0\"", path: "spec.zookeeper.heapSize", message: "must be at least 4m"),
+        RuleCase(spec: "engine: Cassandra\ncassandra:\n  maxHeapSize: 2M\n  heapNewSize: 1M", path: "spec.cassandra.maxHeapSize", message: "must be at least 4m"),
         // Names that keep every generated name within Kubernetes limits.
         RuleCase(spec: "engine: ZooKeeper", path: "metadata.name", message: "must be at most 52 characters", name: String(repeating: "a", count: 53)),
         RuleCase(spec: "engine: ZooKeeper", path: "metadata.name", message: "start with a letter", name: "1zk"),
@@ -193,6 +199,13 @@ struct RuleCase: CustomTestStringConvertible, Sendable {
             #expect(error.position?.line == line, "\(error)")
             #expect(error.description.hasPrefix("bad.yaml:\(line):"), "\(error)")
         }
+    }
+
+    /// The smallest heap is accepted, in every spelling.
+    @Test(arguments: ["4m", "4M", "4096k", "4194304", "0004m", "512m"])
+    func smallestHeapIsValid(_ heap: String) throws {
+        let found = try problems(resource(name: "zk", "engine: ZooKeeper\nzookeeper:\n  heapSize: \"\(heap)\""))
+        #expect(found.filter { $0.severity == .error }.isEmpty, "\(heap): \(found)")
     }
 
     @Test func validExamplesHaveNoErrors() throws {

@@ -1,5 +1,6 @@
 import EnsembleCore
 import Foundation
+import LocalEnsemble
 import Testing
 import ZooKeeperTestSupport
 
@@ -108,6 +109,10 @@ import ZooKeeperTestSupport
         ("engine: ZooKeeper\nzookeeper:\n  config:\n    server.7: \"h:1:2\"", "zk", "config may not set keys the operator owns"),
         ("engine: ZooKeeper\nzookeeper:\n  config:\n    tickTime: \"1\"", "zk", "config may not set keys the operator owns"),
         ("engine: ZooKeeper\nzookeeper:\n  minSessionTimeout: 50000", "zk", "minSessionTimeout must not exceed maxSessionTimeout"),
+        ("engine: ZooKeeper\nzookeeper:\n  heapSize: 1k", "zk", "must be a JVM size (digits with an optional k, m or g) of at least 4m"),
+        ("engine: ZooKeeper\nzookeeper:\n  heapSize: 4095k", "zk", "of at least 4m"),
+        ("engine: ZooKeeper\nzookeeper:\n  heapSize: 1Gi", "zk", "of at least 4m"),
+        ("engine: Cassandra\ncassandra:\n  maxHeapSize: 3M\n  heapNewSize: 1M", "zk", "of at least 4m"),
         ("engine: ZooKeeper", String(repeating: "z", count: 53), "metadata.name must be at most 52 characters"),
         ("engine: ZooKeeper", "9zk", "metadata.name must start with a letter"),
         ("engine: ZooKeeper\npod:\n  volumes:\n  - {name: host, hostPath: {path: /var/run}}", "zk", "hostPath volumes must be named in allowedHostPathVolumes"),
@@ -139,6 +144,14 @@ import ZooKeeperTestSupport
         }
     }
 
+    /// The heap rule's boundary, and spellings the JVM accepts, pass at admission.
+    @Test func smallestHeapsPassTheHeapRule() throws {
+        for heap in ["4m", "4M", "4096k", "4194304", "1g", "512m"] {
+            let object = try Self.admitted("apiVersion: ensemble.dev/v1alpha1\nkind: Ensemble\nmetadata:\n  name: zk\nspec:\n  engine: ZooKeeper\n  zookeeper:\n    heapSize: \"\(heap)\"\n")
+            #expect(try Self.failingRules(object, old: object) == [], "\(heap)")
+        }
+    }
+
     @Test func immutableFieldsRejectChanges() throws {
         let old = try Self.admitted("apiVersion: ensemble.dev/v1alpha1\nkind: Ensemble\nmetadata:\n  name: zk\nspec:\n  engine: ZooKeeper\n  storage:\n    storageClassName: fast\n")
         var changedEngine = old
@@ -155,5 +168,28 @@ import ZooKeeperTestSupport
         #expect(try Self.failingRules(old, old: unset).contains { $0.hasPrefix("storageClassName is immutable") })
         #expect(try Self.failingRules(unset, old: old).contains { $0.hasPrefix("storageClassName is immutable") })
         #expect(try Self.failingRules(unset, old: unset).isEmpty)
+    }
+}
+
+/// `EnsembleAPI.minimumHeap` against the real JVM: it starts with that heap under each
+/// collector a member may get, and refuses the heap the issue reported (`1k`), so the rule
+/// neither lets through a heap that cannot start nor is a number picked from nowhere.
+@Suite struct MinimumHeapTests {
+    func java(_ arguments: [String]) throws -> ProcessResult {
+        try runProcess(try ZooKeeperInstallation.locate().java, arguments + ["-version"], timeout: 60)
+    }
+
+    @Test(arguments: ["-XX:+UseSerialGC", "-XX:+UseG1GC", "-XX:+UseParallelGC"])
+    func theJVMStartsWithTheMinimumHeap(collector: String) throws {
+        let heap = EnsembleAPI.minimumHeap
+        let result = try java(["-Xms\(heap)", "-Xmx\(heap)", collector])
+        #expect(result.status == 0, "\(collector) -Xmx\(heap): \(result.stderr)")
+    }
+
+    @Test func theJVMRefusesAHeapTheValidatorRefuses() throws {
+        let result = try java(["-Xms1k", "-Xmx1k", "-XX:+UseSerialGC"])
+        #expect(result.status != 0)
+        // HotSpot reports VM initialisation errors on stdout.
+        #expect((result.stdout + result.stderr).contains("Too small maximum heap"), "\(result.stdout)\(result.stderr)")
     }
 }
