@@ -13,9 +13,9 @@ func say(_ line: String) {
     _ = bytes.withUnsafeBytes { write(2, $0.baseAddress!, $0.count) }
 }
 
-/// Backstop for the hard time bound: every socket wait already honours the deadline, but
-/// name resolution (getaddrinfo) cannot be bounded from outside. SIGALRM ends the process
-/// with a fixed message using only async-signal-safe calls.
+/// Backstop for the hard time bound: every socket wait and name resolution (NetCore's
+/// resolver thread) already honour the deadline; should anything still overrun it, SIGALRM
+/// ends the process with a fixed message using only async-signal-safe calls.
 func armWatchdog(seconds: Double) {
     signal(SIGALRM) { _ in
         let message: StaticString = "ensemble-probe: timed out: no complete answer within --timeout\n"
