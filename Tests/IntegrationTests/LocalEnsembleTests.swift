@@ -243,8 +243,10 @@ struct LocalEnsembleTests {
 
         let killed = LocalEnsemble.killServers(under: state)
         #expect(killed == [orphan.processIdentifier])
+        // killServers reaps a child of its own caller at once, so Foundation may never see the
+        // signal; the stand-in cannot end by itself (its stdin stays open), so ending is the proof.
         orphan.waitUntilExit()
-        #expect(orphan.terminationReason == .uncaughtSignal && orphan.terminationStatus == SIGKILL)
+        #expect(!orphan.isRunning)
         #expect(bystander.isRunning)
     }
 

@@ -66,8 +66,12 @@ extension YAMLBombTests {
     }
 }
 
-/// A child process with its own resource usage (wait4), killed at a deadline, its address
-/// space capped at 1 GiB.
+/// A child process with its own resource usage, killed at a deadline, its address space
+/// capped at 1 GiB.
+///
+/// A small python3 parent forks and measures it: a child posix_spawn'ed straight from this
+/// test process shares the test's address space until exec (vfork), and the kernel then
+/// records the test's own peak RSS as the child's, so wait4 here would report the test's size.
 struct MeasuredRun {
     var status: Int32 = -1
     var timedOut = false
@@ -75,42 +79,48 @@ struct MeasuredRun {
     var seconds = 0.0
     var maxRSSKiB = 0
 
+    static let parent = """
+        import os, resource, sys, time
+        result, timeout, argv = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+        pid = os.fork()
+        if pid == 0:
+            resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+            os.execv(argv[0], argv)
+        start, timed_out = time.monotonic(), False
+        while True:
+            reaped, status, usage = os.wait4(pid, os.WNOHANG)
+            if reaped == pid: break
+            if time.monotonic() - start > timeout:
+                os.kill(pid, 9); _, status, usage = os.wait4(pid, 0); timed_out = True; break
+            time.sleep(0.005)
+        code = os.waitstatus_to_exitcode(status)
+        with open(result, "w") as f: f.write(f"{code} {int(timed_out)} {time.monotonic() - start} {usage.ru_maxrss}")
+        """
+
     init(_ executable: String, _ arguments: [String], timeout: Double) throws {
-        let errorFile = try temporaryDirectory("measured").appendingPathComponent("stderr")
-        defer { try? FileManager.default.removeItem(at: errorFile.deletingLastPathComponent()) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, errorFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // sh caps the address space, then becomes the program (same pid, so wait4 measures
-        // it): a runaway child fails at 1 GiB instead of taking the machine's memory.
-        let argv = (["/bin/sh", "-c", "ulimit -v 1048576 && exec \"$0\" \"$@\"", executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let start = Date()
-        let spawned = posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, environ)
-        guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO) }
-        var waitStatus: Int32 = 0
-        var usage = rusage()
-        while true {
-            let reaped = wait4(pid, &waitStatus, WNOHANG, &usage)
-            if reaped == pid { break }
-            if Date().timeIntervalSince(start) > timeout {
-                kill(pid, SIGKILL)
-                _ = wait4(pid, &waitStatus, 0, &usage)
-                timedOut = true
-                break
-            }
-            usleep(5_000)
+        let directory = try temporaryDirectory("measured")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let resultFile = directory.appendingPathComponent("result")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", Self.parent, resultFile.path, String(timeout), executable] + arguments
+        let errors = Pipe()
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        try process.run()
+        // The parent enforces `timeout` itself; read stderr to the end so a chatty child never blocks.
+        let errorBytes = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        stderr = String(decoding: errorBytes, as: UTF8.self)
+        let fields = try String(contentsOf: resultFile, encoding: .utf8).split(separator: " ")
+        guard fields.count == 4, let code = Int32(fields[0]), let seconds = Double(fields[2]), let rss = Int(fields[3]) else {
+            throw POSIXError(.EIO)
         }
-        seconds = Date().timeIntervalSince(start)
-        status = (waitStatus & 0x7f) == 0 ? (waitStatus >> 8) & 0xff : -1
-        maxRSSKiB = Int(usage.ru_maxrss)
-        stderr = try String(contentsOf: errorFile, encoding: .utf8)
+        // A negative code is the signal that ended it (python's convention); -1 like before.
+        status = code < 0 ? -1 : code
+        timedOut = fields[1] == "1"
+        self.seconds = seconds
+        maxRSSKiB = rss
     }
 }
