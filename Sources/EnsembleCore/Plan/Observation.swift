@@ -340,12 +340,18 @@ struct EnsembleView {
         member(ordinal).servingRole != .notServing
     }
 
-    /// In the leader's epoch and at most `maxZxidLag` transactions behind it. The leader itself
-    /// is caught up; without a known leader nobody is.
+    /// At most `maxZxidLag` transactions behind the leader. The leader itself is caught up;
+    /// without a known leader nobody is. Callers ask only about members that serve, and a
+    /// member serves only once it has synced with the leader, so one whose zxid is still in an
+    /// earlier epoch lacks exactly the transactions of the leader's epoch: its counter. That
+    /// is the normal state right after an election (the leader reports `<epoch>00000000`, its
+    /// followers the last zxid of the previous epoch until the first write), so an older epoch
+    /// alone must not count as lagging, or an idle ensemble would never pass a gate.
     func caughtUp(_ ordinal: Int, leader: Int?) -> Bool {
         guard let leader else { return false }
         if ordinal == leader { return true }
         guard let mine = member(ordinal).zxid, let theirs = member(leader).zxid else { return false }
+        if mine.epoch < theirs.epoch { return theirs.counter <= settings.maxZxidLag }
         guard mine.epoch == theirs.epoch else { return false }
         return mine.counter >= theirs.counter || theirs.counter - mine.counter <= settings.maxZxidLag
     }
@@ -360,6 +366,9 @@ struct EnsembleView {
         guard let leader else { return "\(m.name) serves as \(m.role.rawValue), but no leader is known" }
         guard let mine = m.zxid, let theirs = member(leader).zxid else {
             return "\(m.name) serves as \(m.role.rawValue), but its zxid or the leader's is unknown"
+        }
+        if mine.epoch < theirs.epoch {
+            return "\(m.name) is in epoch \(mine.epoch), the leader \(name(leader)) in epoch \(theirs.epoch) with \(theirs.counter) transactions since, more than \(settings.maxZxidLag)"
         }
         if mine.epoch != theirs.epoch {
             return "\(m.name) is in epoch \(mine.epoch), the leader \(name(leader)) in epoch \(theirs.epoch)"

@@ -46,10 +46,13 @@ enum Fixture {
 
     /// A ZooKeeper ensemble. `synced` overrides the leader's zk_synced_followers (default: the
     /// followers in the config that are caught up).
+    /// `counter`: transactions of the current epoch so far. Members marked `~` have none of
+    /// them, so they lag by exactly that many: by default more than `maxZxidLag`.
     static func zooKeeper(_ spec: String, synced: Int?? = .none, config: Bool = true, startedAt: Duration? = nil,
-                          version: Int64 = Fixture.version, now: Duration = Fixture.now) -> EnsembleObservation {
+                          version: Int64 = Fixture.version, now: Duration = Fixture.now,
+                          counter: UInt32 = 2000) -> EnsembleObservation {
         let tokens = tokens(spec)
-        let current = Zxid(epoch: epoch, counter: 200)
+        let current = Zxid(epoch: epoch, counter: counter)
         let previous = Zxid(epoch: epoch - 1, counter: 900)
         var members: [MemberObservation] = []
         var servers: [DynamicConfig.Server] = []
@@ -72,7 +75,8 @@ enum Fixture {
                 servers.append(.init(id: o + 1, role: role, value: "\(name(o)).zk-hs:2888:3888:\(role.rawValue);2181"))
             }
         }
-        let defaultSynced = tokens.filter { $0.state == "F" && !$0.outside && !$0.behind }.count
+        let behindIsSynced = counter <= PlanSettings.defaultMaxZxidLag
+        let defaultSynced = tokens.filter { $0.state == "F" && !$0.outside && (!$0.behind || behindIsSynced) }.count
         let hasLeader = tokens.contains { $0.state == "L" }
         let reported: Int? = synced ?? (hasLeader ? defaultSynced : nil)
         return EnsembleObservation(members: members, config: config ? DynamicConfig(servers: servers, version: version) : nil,
@@ -142,6 +146,8 @@ struct PlanCase: Sendable, CustomTestStringConvertible {
     var waitedFor: Duration? = nil
     /// Roll: replicas, when not one per member written.
     var replicas: Int? = nil
+    /// ZooKeeper: transactions of the leader's epoch so far (see `Fixture.zooKeeper`).
+    var counter: UInt32 = 2000
     var action: PlanAction
     var code: String
     var mentions: [String] = []
@@ -150,7 +156,7 @@ struct PlanCase: Sendable, CustomTestStringConvertible {
 
     func observation() -> EnsembleObservation {
         engine == .zooKeeper
-            ? Fixture.zooKeeper(members, synced: synced, config: config, startedAt: startedAt)
+            ? Fixture.zooKeeper(members, synced: synced, config: config, startedAt: startedAt, counter: counter)
             : Fixture.cassandra(members, startedAt: startedAt, ringKnown: config)
     }
 

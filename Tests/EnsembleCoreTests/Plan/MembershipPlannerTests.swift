@@ -71,6 +71,8 @@ import ZKConfig
         MembershipCase(title: "remove: gate timed out", members: "L D D F F", desired: 3, waitedFor: .seconds(301), action: .blocked, code: "QuorumNotReady"),
         MembershipCase(title: "start: the config lacks a synced quorum", members: "L D D", desired: 5, action: .wait(ordinal: 3), code: "WaitingForQuorum"),
         MembershipCase(title: "start: a member lags in an old epoch, the quorum does not count it", members: "L F~ F~", desired: 4, action: .wait(ordinal: 3), code: "WaitingForQuorum"),
+        MembershipCase(title: "start: right after an election the followers show the previous epoch and count", members: "L F~ F~", desired: 4, counter: 0,
+                       action: .start(ordinal: 3), code: "StartingMember"),
         MembershipCase(title: "add: the grown config would lack a synced quorum", members: "L D D Fx", desired: 4, action: .wait(ordinal: 3), code: "WaitingForQuorum", mentions: ["2 of its 4 members"]),
         MembershipCase(title: "add: one voter down is fine for ZooKeeper's rule", members: "L D F Fx", desired: 4, action: .addToConfig(ordinal: 3, fromVersion: v), code: "AddingMember"),
         MembershipCase(title: "an observer below desired is promoted", members: "L F F O", desired: 4, action: .addToConfig(ordinal: 3, fromVersion: v), code: "AddingMember", mentions: ["as an observer"]),

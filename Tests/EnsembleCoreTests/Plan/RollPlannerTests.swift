@@ -37,7 +37,15 @@ import Testing
         // After a restart: wait until the member serves and has caught up.
         RollCase(title: "a restarted member that does not answer yet", members: "L- F- D+", action: .wait(ordinal: 2), code: "WaitingForRejoin", mentions: ["zk-2 does not answer"]),
         RollCase(title: "a restarted member that answers but does not serve", members: "L- F- N+", action: .wait(ordinal: 2), code: "WaitingForRejoin"),
-        RollCase(title: "a restarted member in an old epoch has not caught up", members: "L- F- F+~", action: .wait(ordinal: 2), code: "WaitingForRejoin", mentions: ["epoch 4", "epoch 5"]),
+        RollCase(title: "a restarted member in an old epoch has not caught up", members: "L- F- F+~", action: .wait(ordinal: 2), code: "WaitingForRejoin", mentions: ["epoch 4", "epoch 5", "2000 transactions since"]),
+        // Real ZooKeeper after an election: the leader reports <epoch>00000000, its followers
+        // the previous epoch's last zxid until the first write. They are synced all the same.
+        RollCase(title: "after an election with no writes since, followers in the previous epoch are caught up", members: "L- F-~ F-~", counter: 0,
+                 action: .restart(ordinal: 2), code: "RestartingFollower"),
+        RollCase(title: "a restarted member that missed only a few transactions of a new epoch has caught up", members: "L- F- F+~", counter: 3,
+                 action: .restart(ordinal: 1), code: "RestartingFollower"),
+        RollCase(title: "hand-off: the old leader synced into an epoch without writes yet; add it back", members: "Fx+~ F+~ L+", counter: 0,
+                 action: .addToConfig(ordinal: 0, fromVersion: v), code: "AddingToConfig"),
         RollCase(title: "a member that is stopping", members: "L- F- T-", action: .wait(ordinal: 2), code: "WaitingForRestart"),
         RollCase(title: "no leader: a restarted member that answers is as back as it can be", members: "N+ D- D-", action: .restart(ordinal: 2), code: "RestartingUnreadyMember"),
         RollCase(title: "no leader: a restarted member that does not answer is waited for", members: "D+ D- N-", action: .wait(ordinal: 0), code: "WaitingForRejoin", mentions: ["no leader serves"]),
