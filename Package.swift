@@ -40,6 +40,9 @@ let package = Package(
         .target(name: "KubernetesClient", dependencies: ["CCurl", "EnsembleCore"], exclude: ["README.md"]),
         // Test-only: the fake API server (scripts/fakeapi) started from Swift tests.
         .target(name: "KubernetesTestSupport", dependencies: ["KubernetesClient", "EnsembleCore", "ZooKeeperTestSupport"]),
+        // Observing members for the planners, reconfigs as the super user, the continuous
+        // writer and monitor that measure a roll: shared by local mode and the operator.
+        .target(name: "ZooKeeperOps", dependencies: ["EnsembleCore", "ZKConfig", "ZKAdmin", "NetCore", "ZooKeeperClient"]),
         // Real ZooKeeper processes on this machine: local mode and the integration tests.
         .target(name: "LocalEnsemble", dependencies: ["ZKConfig", "NetCore", "ZKAdmin"]),
         // Test-only helpers (ensembles on private loopback blocks); only test targets depend on it.
@@ -56,7 +59,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "zkctl",
-            dependencies: ["EnsembleCore", "ZKConfig", "NetCore", "ZKAdmin", "LocalEnsemble", "ZooKeeperClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["EnsembleCore", "ZKConfig", "NetCore", "ZKAdmin", "LocalEnsemble", "ZooKeeperClient", "ZooKeeperOps", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "KubernetesClientTests", dependencies: ["KubernetesClient", "KubernetesTestSupport", "EnsembleCore", "ZooKeeperTestSupport"]),
         .testTarget(name: "ZKConfigTests", dependencies: ["ZKConfig"]),
@@ -65,7 +68,7 @@ let package = Package(
         .testTarget(name: "ZooKeeperClientTests", dependencies: ["ZooKeeperClient", "NetCore", "ZooKeeperTestSupport"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["EnsembleCore", "ZKConfig", "NetCore", "ZKAdmin", "LocalEnsemble", "ZooKeeperTestSupport"]
+            dependencies: ["EnsembleCore", "ZKConfig", "NetCore", "ZKAdmin", "LocalEnsemble", "ZooKeeperTestSupport", "ZooKeeperClient", "ZooKeeperOps"]
         ),
         // Probe, ZKAdmin and zkctl health: parsers, misbehaving peers, the built binaries, real ZooKeeper.
         .testTarget(name: "ProbeTests", dependencies: ["ZKAdmin", "NetCore", "ZKConfig", "ZooKeeperTestSupport"]),

@@ -169,28 +169,144 @@ public struct LocalEnsembleLayout: Sendable, Equatable {
     /// "a:port,b:port,..." for clients.
     public var connectString: String { members.map(\.clientEndpoint).joined(separator: ",") }
 
-    /// The zoo.cfg text of one member.
+    /// The zoo.cfg text of one member, listing every member of the layout.
     public func zooCfg(for member: LocalMember) -> String {
+        zooCfg(for: member, servers: members.map { (id: $0.id, value: $0.zooKeeperMember.serverValue) })
+    }
+
+    /// The zoo.cfg text of one member with the given `server.N` values: a member that starts
+    /// into a running ensemble gets the live membership (plus itself), not a static list.
+    public func zooCfg(for member: LocalMember, servers: [(id: Int, value: String)]) -> String {
         var settings = self.settings
         settings.dataDir = member.dataDir
         settings.dataLogDir = member.dataLogDir
         settings.clientPort = member.clientPort
         settings.quorumListenOnAllIPs = false
-        return ZooCfg.render(settings: settings, members: members.map(\.zooKeeperMember))
+        return ZooCfg.render(settings: settings, servers: servers)
     }
+
+    /// Its `server.N` value, as a reconfig adds it: `address:quorum:election:participant;address:client`.
+    public func serverValue(of member: LocalMember) -> String { member.zooKeeperMember.serverValue }
+
+    /// The same ensemble with `count` members: the first addresses kept, new members on the
+    /// next addresses of the block (`<a.b.c>.<id>`). Only layouts whose addresses follow that
+    /// pattern can grow.
+    public func resized(to count: Int) throws(LocalEnsembleError) -> LocalEnsembleLayout {
+        guard (1...254).contains(count) else { throw .invalidLayout("member count \(count) must be 1...254") }
+        var addresses = Array(self.addresses.prefix(count))
+        if count > addresses.count {
+            guard let base = addressBlock else {
+                throw .invalidLayout("members on \(self.addresses.joined(separator: ", ")) are not on one block as <a.b.c>.<member id>, so new members have no address")
+            }
+            addresses += (addresses.count + 1...count).map { "\(base).\($0)" }
+        }
+        var layout = self
+        layout.addresses = addresses
+        return layout
+    }
+
+    /// "a.b.c" when every member's address is `a.b.c.<its id>`, else nil.
+    public var addressBlock: String? {
+        let octets = addresses[0].split(separator: ".", omittingEmptySubsequences: false)
+        guard octets.count == 4 else { return nil }
+        let base = octets.dropLast().joined(separator: ".")
+        return addresses.enumerated().allSatisfy({ $1 == "\(base).\($0 + 1)" }) ? base : nil
+    }
+
+    /// Ids of the `member-N` directories under the ensemble's directory, ascending: members
+    /// of the layout and any a scale-down left behind.
+    public func memberDirectoryIDs() throws(LocalEnsembleError) -> [Int] {
+        guard FileManager.default.fileExists(atPath: ensembleDirectory) else { return [] }
+        let entries: [String]
+        do { entries = try FileManager.default.contentsOfDirectory(atPath: ensembleDirectory) } catch {
+            throw .io(path: ensembleDirectory, reason: "cannot list: \(error.localizedDescription)")
+        }
+        return entries.compactMap { entry -> Int? in
+            guard entry.hasPrefix("member-"), let id = Int(entry.dropFirst("member-".count)), id > 0 else { return nil }
+            return id
+        }.sorted()
+    }
+
+    /// `<state>/<name>/superuser.secret`: the password of the super user that may reconfigure
+    /// the members (mode 0600; see `LocalEnsemble.superUser`).
+    public var superUserPath: String { ensembleDirectory + "/superuser.secret" }
 }
 
-/// What `zkctl local up` remembers about an ensemble so `status` and `down` need only its
-/// name, and so a later `up` notices changed settings: `<state>/<name>/ensemble.json`.
-private struct LayoutRecord: Codable {
-    var name: String
-    var addresses: [String]
-    var clientPort: Int
-    var quorumPort: Int
-    var electionPort: Int
-    /// `sharedSettings` when the members' zoo.cfg files were written; nil in records written
-    /// before settings were recorded.
-    var settings: [String: String]?
+/// What local mode remembers about an ensemble, in `<state>/<name>/ensemble.json`: where its
+/// members are (so `status`, `down`, `roll` and `scale` need only its name), the zoo.cfg
+/// settings they were created with (so a later `up` notices changed ones, and members added
+/// later get the same), and what roll and scale work towards. Fields added after the first
+/// version are optional: records written before them still load.
+public struct LocalEnsembleRecord: Codable, Sendable, Equatable {
+    public var name: String
+    /// The members' addresses, member id = index + 1: every member that runs or belongs to
+    /// the configuration (it follows scaling).
+    public var addresses: [String]
+    public var clientPort: Int
+    public var quorumPort: Int
+    public var electionPort: Int
+    /// `LocalEnsembleLayout.sharedSettings` when the members' zoo.cfg files were written.
+    public var settings: [String: String]?
+    /// The member count scaling works towards (`zkctl local scale`); nil: the address count.
+    public var replicas: Int?
+    /// The revision members are started at; a roll moves it and restarts every member that
+    /// runs another. nil: members started before revisions were recorded.
+    public var revision: String?
+    /// JVM options (heap) and the server log level members are started with.
+    public var jvmOptions: [String]?
+    public var logLevel: String?
+    /// The resource's `updateStrategy` and `storage.reclaimPolicy`, as roll and scale apply them.
+    public var leaderHandOff: Bool?
+    public var memberTimeoutSeconds: Int?
+    public var stepTimeoutSeconds: Int?
+    public var deleteVolumesOnScaleDown: Bool?
+
+    public init(layout: LocalEnsembleLayout) {
+        name = layout.name
+        addresses = layout.addresses
+        clientPort = layout.clientPort
+        quorumPort = layout.quorumPort
+        electionPort = layout.electionPort
+        settings = layout.sharedSettings
+    }
+
+    public static func path(name: String, stateDirectory: String) -> String {
+        (stateDirectory as NSString).appendingPathComponent(name + "/ensemble.json")
+    }
+
+    /// The record, or nil when there is none.
+    public static func load(name: String, stateDirectory: String) throws(LocalEnsembleError) -> LocalEnsembleRecord? {
+        let path = path(name: name, stateDirectory: stateDirectory)
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        do { return try JSONDecoder().decode(LocalEnsembleRecord.self, from: data) } catch {
+            throw .io(path: path, reason: "not a local ensemble record: \(error)")
+        }
+    }
+
+    /// Writes the record atomically under `stateDirectory`.
+    public func save(stateDirectory: String) throws(LocalEnsembleError) {
+        let path = Self.path(name: name, stateDirectory: stateDirectory)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data: Data
+        do { data = try encoder.encode(self) } catch { throw .io(path: path, reason: "cannot encode: \(error)") }
+        try ProcessControl.createDirectory((path as NSString).deletingLastPathComponent)
+        try ProcessControl.writeAtomically(String(decoding: data, as: UTF8.self) + "\n", to: path)
+    }
+
+    /// The layout it describes. Its settings reproduce the recorded zoo.cfg settings, so
+    /// members added to a recorded ensemble get the same zoo.cfg as the first ones.
+    public func layout(stateDirectory: String) throws(LocalEnsembleError) -> LocalEnsembleLayout {
+        var zooKeeperSettings = ZooKeeperSettings()
+        if let settings {
+            // Overrides replace the defaults in place and add what the defaults lack; the
+            // per-member keys are set per member again by `zooCfg(for:)`.
+            zooKeeperSettings.overrides = settings.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
+        }
+        return try LocalEnsembleLayout(
+            name: name, addresses: addresses, clientPort: clientPort, quorumPort: quorumPort,
+            electionPort: electionPort, settings: zooKeeperSettings, stateDirectory: stateDirectory)
+    }
 }
 
 /// One zoo.cfg key whose value differs between the recorded ensemble and the resource.
@@ -207,7 +323,7 @@ public struct SettingChange: Sendable, Equatable, CustomStringConvertible {
 
 extension LocalEnsembleLayout {
     public static func recordPath(name: String, stateDirectory: String) -> String {
-        (stateDirectory as NSString).appendingPathComponent(name + "/ensemble.json")
+        LocalEnsembleRecord.path(name: name, stateDirectory: stateDirectory)
     }
 
     public var recordPath: String { ensembleDirectory + "/ensemble.json" }
@@ -223,32 +339,23 @@ extension LocalEnsembleLayout {
         return result
     }
 
-    /// Writes `<state>/<name>/ensemble.json` atomically, with this layout's `sharedSettings`.
-    public func saveRecord() throws(LocalEnsembleError) {
-        let record = LayoutRecord(
-            name: name, addresses: addresses, clientPort: clientPort, quorumPort: quorumPort, electionPort: electionPort,
-            settings: sharedSettings)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data: Data
-        do { data = try encoder.encode(record) } catch { throw .io(path: recordPath, reason: "cannot encode: \(error)") }
-        try ProcessControl.createDirectory(ensembleDirectory)
-        try ProcessControl.writeAtomically(String(decoding: data, as: UTF8.self) + "\n", to: recordPath)
+    /// Writes `<state>/<name>/ensemble.json` with this layout's addresses, ports and
+    /// `sharedSettings`, keeping what else an existing record holds (roll and scale state).
+    public func saveRecord(_ update: (inout LocalEnsembleRecord) -> Void = { _ in }) throws(LocalEnsembleError) {
+        var record = try LocalEnsembleRecord.load(name: name, stateDirectory: stateDirectory) ?? LocalEnsembleRecord(layout: self)
+        let fresh = LocalEnsembleRecord(layout: self)
+        record.addresses = fresh.addresses
+        record.clientPort = fresh.clientPort
+        record.quorumPort = fresh.quorumPort
+        record.electionPort = fresh.electionPort
+        record.settings = fresh.settings
+        update(&record)
+        try record.save(stateDirectory: stateDirectory)
     }
 
-    private static func readRecord(path: String) throws(LocalEnsembleError) -> LayoutRecord? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        do { return try JSONDecoder().decode(LayoutRecord.self, from: data) } catch {
-            throw .io(path: path, reason: "not a local ensemble record: \(error)")
-        }
-    }
-
-    /// The layout `saveRecord` wrote, with default settings; nil when there is no record.
+    /// The layout `saveRecord` wrote; nil when there is no record.
     public static func loadRecord(name: String, stateDirectory: String) throws(LocalEnsembleError) -> LocalEnsembleLayout? {
-        guard let record = try readRecord(path: recordPath(name: name, stateDirectory: stateDirectory)) else { return nil }
-        return try LocalEnsembleLayout(
-            name: record.name, addresses: record.addresses, clientPort: record.clientPort, quorumPort: record.quorumPort,
-            electionPort: record.electionPort, stateDirectory: stateDirectory)
+        try LocalEnsembleRecord.load(name: name, stateDirectory: stateDirectory)?.layout(stateDirectory: stateDirectory)
     }
 
     /// How this layout's `sharedSettings` differ from the recorded ones, sorted by key. Empty
@@ -256,7 +363,7 @@ extension LocalEnsembleLayout {
     /// ZooKeeper owns zoo.cfg after its first start, so a difference means the members would
     /// not run what the resource asks for.
     public func settingChanges() throws(LocalEnsembleError) -> [SettingChange] {
-        guard let recorded = try Self.readRecord(path: recordPath)?.settings else { return [] }
+        guard let recorded = try LocalEnsembleRecord.load(name: name, stateDirectory: stateDirectory)?.settings else { return [] }
         let requested = sharedSettings
         return Set(recorded.keys).union(requested.keys).sorted().compactMap { key in
             recorded[key] == requested[key] ? nil : SettingChange(key: key, recorded: recorded[key], requested: requested[key])

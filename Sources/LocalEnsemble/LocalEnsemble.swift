@@ -78,6 +78,9 @@ public struct LocalEnsemble: Sendable {
     /// Server log level, one of `ZooKeeperLogging.levels`: each member gets its own
     /// log4j.properties and logback.xml at this level (the installation's files fix INFO).
     public var logLevel = "INFO"
+    /// The super user members accept for reconfig: its digest goes on every member's command
+    /// line (a hash; the password stays in `layout.superUserPath`). nil: none.
+    public var superUser: SuperUser?
 
     public init(layout: LocalEnsembleLayout, installation: ZooKeeperInstallation, jvmOptions: [String] = ["-Xms32m", "-Xmx256m", "-XX:+UseSerialGC"]) {
         self.layout = layout
@@ -159,6 +162,7 @@ public struct LocalEnsemble: Sendable {
         // 3.8 releases logback; each ignores the other's property.
         let logging = ["-Dlog4j.configuration=file:\(member.log4jConfigPath)", "-Dlogback.configurationFile=\(member.logbackConfigPath)"]
         return [installation.java, "-Dzookeeper.log.dir=\(member.directory)"] + installation.jvmOptions + logging + jvmOptions
+            + (superUser.map { [$0.jvmOption] } ?? [])
             + ["-cp", installation.classpath.joined(separator: ":"), ZooKeeperInstallation.mainClass, member.configPath]
     }
 
@@ -168,8 +172,14 @@ public struct LocalEnsemble: Sendable {
 
     /// Starts a member unless it already runs; returns its pid. Writes its files first when
     /// missing. Does not wait for it to serve: see `waitForQuorum`.
+    ///
+    /// - Parameters:
+    ///   - revision: recorded in its `member.json` with the start time (see `MemberStart`).
+    ///   - servers: the membership to start with (`startMembership`); its zoo.cfg is then
+    ///     written afresh with these `server.N` lines. nil keeps an existing zoo.cfg, which
+    ///     ZooKeeper owns after its first start (it points at the last configuration it knew).
     @discardableResult
-    public func start(_ member: LocalMember) throws(LocalEnsembleError) -> Int32 {
+    public func start(_ member: LocalMember, revision: String? = nil, servers: [DynamicConfig.Server]? = nil) throws(LocalEnsembleError) -> Int32 {
         switch processState(member) {
         case .running(let pid):
             if recordedPID(member) != pid { try ProcessControl.writeAtomically("\(pid)\n", to: member.pidPath) }
@@ -178,6 +188,10 @@ public struct LocalEnsemble: Sendable {
         case .stopped: break
         }
         try prepare(member)
+        if let servers {
+            try ProcessControl.writeAtomically(layout.zooCfg(for: member, servers: servers.map { (id: $0.id, value: $0.value) }), to: member.configPath)
+        }
+        try MemberStart(revision: revision, startedAt: Date().timeIntervalSince1970).save(to: member)
         for port in [member.clientPort, member.quorumPort, member.electionPort] {
             if let reason = ProcessControl.checkBindable(address: member.address, port: port) {
                 throw .addressInUse(member: member.id, address: member.address, port: port, reason: reason)
@@ -251,10 +265,17 @@ public struct LocalEnsemble: Sendable {
         try stop([member]).contains(member.id)
     }
 
-    /// Stops every member (TERM to all first, then one shared wait). Returns the ids that were running.
+    /// Stops every member (TERM to all first, then one shared wait), and any server that runs
+    /// from another `member-N` directory of the ensemble (one a scale left behind). Returns
+    /// the ids that were running.
     @discardableResult
     public func stopAll() throws(LocalEnsembleError) -> [Int] {
-        try stop(members)
+        let extra = try layout.memberDirectoryIDs().filter { $0 > members.count }.map { id in
+            // Only the directory matters to stop(): it finds servers by their zoo.cfg.
+            LocalMember(id: id, address: "", clientPort: layout.clientPort, quorumPort: layout.quorumPort,
+                        electionPort: layout.electionPort, directory: layout.ensembleDirectory + "/member-\(id)")
+        }
+        return try stop(members + extra)
     }
 
     /// Signals every process that runs a target's zoo.cfg, whether its pid file names it or

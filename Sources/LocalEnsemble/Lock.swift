@@ -43,6 +43,20 @@ extension LocalEnsembleLayout {
     }
 }
 
+extension LocalEnsembleLayout {
+    /// `withExclusiveLock` for a body that awaits (a roll or a scale talks to the members
+    /// through the async client while it holds the lock). Acquiring blocks the calling thread
+    /// for up to `timeout`, like the synchronous one.
+    public func withExclusiveLock<T>(timeout: Double, waiting: (String) -> Void = { _ in }, _ body: () async throws -> T) async throws -> T {
+        try Self.checkName(name)
+        guard let fd = try DirectoryLock.acquire(ensembleDirectory, create: true, timeout: timeout, waiting: waiting) else {
+            throw LocalEnsembleError.io(path: ensembleDirectory, reason: "disappeared while being locked")
+        }
+        defer { close(fd) }
+        return try await body()
+    }
+}
+
 extension LocalEnsemble {
     /// `LocalEnsembleLayout.withExclusiveLock` for this ensemble: take it around anything that
     /// starts, stops, restarts or re-records members.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import LocalEnsemble
+import ZooKeeperOps
 
 /// Which ensemble a command talks to: members by address, or a local-mode ensemble by name.
 /// Shared by health, 4lw, smoke and the data commands.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NetCore
 import ZKAdmin
+import ZooKeeperOps
 
 /// `zkctl 4lw CMD --members ...|--local NAME`: the raw reply, for what `health` does not show.
 struct FourLetterWordCommand: ParsableCommand {

@@ -3,6 +3,7 @@ import Foundation
 import LocalEnsemble
 import NetCore
 import ZKAdmin
+import ZooKeeperOps
 
 /// `zkctl health`: every member's view side by side, then one quorum verdict.
 struct Health: ParsableCommand {
@@ -67,42 +68,6 @@ func parseMembers(_ text: String) throws -> [(host: String, port: Int)] {
         }
     }
     return result
-}
-
-/// Runs `query` against every member on its own thread, so one hung member costs one
-/// timeout in total, not one per member. Results keep the order of `targets`.
-func queryMembers<T: Sendable>(
-    _ targets: [(host: String, port: Int)], timeout: Double,
-    _ query: @escaping @Sendable (String, Int, Deadline) -> T
-) -> [(member: String, result: T)] {
-    let slots = ResultSlots<T>(count: targets.count)
-    let done = DispatchSemaphore(value: 0)
-    let deadline = Deadline.after(seconds: timeout)
-    for (index, target) in targets.enumerated() {
-        let host = target.host, port = target.port
-        Thread.detachNewThread {
-            let value = query(host, port, deadline)
-            slots.lock.lock()
-            slots.values[index] = value
-            slots.lock.unlock()
-            done.signal()
-        }
-    }
-    for _ in targets { done.wait() }
-    return targets.enumerated().map { index, target in
-        (displayName(target), slots.lock.withLock { slots.values[index]! })
-    }
-}
-
-/// One slot per member, written by that member's thread under the lock.
-private final class ResultSlots<T>: @unchecked Sendable {
-    let lock = NSLock()
-    var values: [T?]
-    init(count: Int) { values = Array(repeating: nil, count: count) }
-}
-
-func displayName(_ target: (host: String, port: Int)) -> String {
-    target.host.contains(":") ? "[\(target.host)]:\(target.port)" : "\(target.host):\(target.port)"
 }
 
 enum HealthTable {

@@ -4,6 +4,7 @@ import Foundation
 import LocalEnsemble
 import NetCore
 import ZKAdmin
+import ZooKeeperOps
 
 /// `zkctl local`: a real ZooKeeper ensemble on this machine, from the same Ensemble resource.
 struct Local: ParsableCommand {

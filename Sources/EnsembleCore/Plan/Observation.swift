@@ -368,7 +368,7 @@ struct EnsembleView {
             return "\(m.name) serves as \(m.role.rawValue), but its zxid or the leader's is unknown"
         }
         if mine.epoch < theirs.epoch {
-            return "\(m.name) is in epoch \(mine.epoch), the leader \(name(leader)) in epoch \(theirs.epoch) with \(theirs.counter) transactions since, more than \(settings.maxZxidLag)"
+            return "\(m.name) is in epoch \(mine.epoch), the leader \(name(leader)) in epoch \(theirs.epoch) , more than \(settings.maxZxidLag) transactions into it"
         }
         if mine.epoch != theirs.epoch {
             return "\(m.name) is in epoch \(mine.epoch), the leader \(name(leader)) in epoch \(theirs.epoch)"
