@@ -68,7 +68,8 @@ public struct LocalMemberStatus: Sendable, Equatable {
 /// the layout's state directory. A value: every call reads the truth from disk and /proc, so
 /// separate zkctl invocations (and a test and its helper) agree.
 public struct LocalEnsemble: Sendable {
-    public let layout: LocalEnsembleLayout
+    /// Replaced when scaling changes the members (everything else stays).
+    public var layout: LocalEnsembleLayout
     public let installation: ZooKeeperInstallation
     /// Extra JVM options for every member (heap size by default: a dozen members may share
     /// a laptop, and the JVM's default takes a quarter of RAM each).
@@ -191,7 +192,10 @@ public struct LocalEnsemble: Sendable {
         if let servers {
             try ProcessControl.writeAtomically(layout.zooCfg(for: member, servers: servers.map { (id: $0.id, value: $0.value) }), to: member.configPath)
         }
-        try MemberStart(revision: revision, startedAt: Date().timeIntervalSince1970).save(to: member)
+        // Before the spawn, so a member that runs always has the record of its start. A
+        // pending restart stays marked: should the spawn fail, the member is still the roll's.
+        let pending = try MemberStart.load(of: member)?.pendingRevision
+        try MemberStart(revision: revision, startedAt: Date().timeIntervalSince1970, pendingRevision: pending).save(to: member)
         for port in [member.clientPort, member.quorumPort, member.electionPort] {
             if let reason = ProcessControl.checkBindable(address: member.address, port: port) {
                 throw .addressInUse(member: member.id, address: member.address, port: port, reason: reason)
@@ -233,12 +237,13 @@ public struct LocalEnsemble: Sendable {
     /// Starts every member that is not running; returns the ids it started. When one cannot
     /// start, stops again the members this call started (without the rest they cannot form
     /// a quorum, and they would hold their ports) and throws which are stopped and which run.
+    /// `revision` is recorded as each started member's (see `MemberStart`).
     @discardableResult
-    public func startMissing() throws(StartFailure) -> [Int] {
+    public func startMissing(revision: String? = nil) throws(StartFailure) -> [Int] {
         var started: [LocalMember] = []
         do {
             for (member, state) in zip(members, processStates(members)) where !state.isRunning {
-                try start(member)
+                try start(member, revision: revision)
                 started.append(member)
             }
             return started.map(\.id)
@@ -315,7 +320,7 @@ public struct LocalEnsemble: Sendable {
     private func waitUntilGone(pid: pid_t, member: LocalMember, deadline: Deadline) -> Bool {
         while true {
             ProcessControl.reapIfChild(pid)
-            if !ProcessControl.isServer(pid: pid, configPath: member.configPath) { return true }
+            if ProcessControl.hasEnded(pid: pid, configPath: member.configPath) { return true }
             if deadline.hasPassed { return false }
             usleep(20_000)
         }

@@ -14,13 +14,13 @@ import Glibc
 public struct MemberStart: Codable, Sendable, Equatable {
     /// nil: started by a zkctl that recorded no revision.
     public var revision: String?
-    /// Seconds since the Unix epoch.
-    public var startedAt: Double
+    /// Seconds since the Unix epoch; nil when unknown (a member marked before it ever had a record).
+    public var startedAt: Double?
     /// Set before a roll stops the member to restart it at this revision: a member found
     /// stopped with it was stopped by a roll (which the next run completes), not by a person.
     public var pendingRevision: String?
 
-    public init(revision: String?, startedAt: Double, pendingRevision: String? = nil) {
+    public init(revision: String?, startedAt: Double?, pendingRevision: String? = nil) {
         self.revision = revision
         self.startedAt = startedAt
         self.pendingRevision = pendingRevision
@@ -49,7 +49,7 @@ extension LocalEnsemble {
     /// Records that `member` is about to be stopped to restart at `revision` (see
     /// `MemberStart.pendingRevision`). Its current revision and start time stay as they are.
     public func markRestarting(_ member: LocalMember, revision: String) throws(LocalEnsembleError) {
-        var start = try MemberStart.load(of: member) ?? MemberStart(revision: nil, startedAt: 0)
+        var start = try MemberStart.load(of: member) ?? MemberStart(revision: nil, startedAt: nil)
         start.pendingRevision = revision
         try start.save(to: member)
     }

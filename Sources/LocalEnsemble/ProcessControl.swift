@@ -128,6 +128,23 @@ enum ProcessControl {
         return arguments.contains(configPath) && arguments.contains(ZooKeeperInstallation.mainClass)
     }
 
+    /// True once the server `pid` has ended: /proc no longer lists it, lists a zombie (which
+    /// has closed its files), or lists another program (the number was reused). An empty
+    /// command line alone is not enough: an exiting process loses it (its memory goes first)
+    /// while its files, listening sockets included, are still open, and a member started
+    /// again at that moment would find its ports taken.
+    static func hasEnded(pid: pid_t, configPath: String) -> Bool {
+        if let arguments = commandLine(of: pid) {
+            return !(arguments.contains(configPath) && arguments.contains(ZooKeeperInstallation.mainClass))
+        }
+        guard let stat = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return true }
+        // "pid (comm) S ...": the state follows the last ')' (comm may contain one).
+        let text = String(decoding: stat, as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return true }
+        let state = text[text.index(after: close)...].drop { $0 == " " }.first
+        return state == "Z" || state == "X" || state == nil
+    }
+
     /// Collects the exit status if `pid` is our own child, so it does not linger as a zombie.
     /// For other processes waitpid fails with ECHILD and does nothing.
     static func reapIfChild(_ pid: pid_t) {

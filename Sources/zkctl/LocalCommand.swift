@@ -15,7 +15,7 @@ struct Local: ParsableCommand {
             with their files under <state-dir>/<name>/member-<id>. Needs ZooKeeper: apt-get install \
             zookeeper, or ZOOKEEPER_HOME pointing at an unpacked release.
             """,
-        subcommands: [Up.self, Status.self, Down.self])
+        subcommands: [Up.self, Status.self, Down.self, Roll.self, Scale.self])
 }
 
 struct StateDirectoryOption: ParsableArguments {
@@ -84,7 +84,9 @@ extension Local {
                 var ensemble = LocalEnsemble(layout: try makeLayout(resource), installation: installation)
                 ensemble.jvmOptions = Self.jvmOptions(heap: resource.spec.zookeeper.heapSize)
                 ensemble.logLevel = resource.spec.zookeeper.logLevel
-                return try start(ensemble)
+                // Members accept this super user's reconfigs (roll, scale); never printed.
+                ensemble.superUser = try ensemble.layout.ensureSuperUser()
+                return try start(ensemble, resource: resource)
             }
             guard let ensemble = starting else { return }
             do {
@@ -107,8 +109,11 @@ extension Local {
 
         /// Under the lock: records members an interrupted zkctl left untracked, starts what
         /// is not running. Nil when the ensemble was already up (and reported).
-        private func start(_ ensemble: LocalEnsemble) throws -> LocalEnsemble? {
+        private func start(_ ensemble: LocalEnsemble, resource: Ensemble) throws -> LocalEnsemble? {
             let name = ensemble.layout.name
+            if ensemble.layout.memberCount != resource.spec.replicas {
+                say("'\(name)' has \(ensemble.layout.memberCount) members (changed by `zkctl local scale`); \(input.sourceName) asks for \(resource.spec.replicas): `zkctl local scale \(name) --replicas \(resource.spec.replicas)` changes that")
+            }
             for (member, pid) in try ensemble.recordUntrackedMembers() {
                 say("member \(member) runs as pid \(pid), which its pid file did not name (an earlier zkctl was interrupted); recorded it")
             }
@@ -121,10 +126,23 @@ extension Local {
             for status in before {
                 if case .crashed = status.process { say("member \(status.member.id) \(status.process.description); restarting it") }
             }
-            try ensemble.layout.saveRecord()
+            var revision = ""
+            try ensemble.layout.saveRecord { record in
+                // What roll and scale apply later, from the resource.
+                record.jvmOptions = ensemble.jvmOptions
+                record.logLevel = ensemble.logLevel
+                let strategy = resource.spec.updateStrategy
+                record.leaderHandOff = strategy.leaderHandOff
+                record.memberTimeoutSeconds = strategy.memberTimeoutSeconds
+                record.stepTimeoutSeconds = strategy.stepTimeoutSeconds
+                record.deleteVolumesOnScaleDown = resource.spec.storage.reclaimPolicy == "Delete"
+                record.replicas = record.replicas ?? ensemble.layout.memberCount
+                record.revision = record.revision ?? newRevision()
+                revision = record.revision!
+            }
             let started: [Int]
             do {
-                started = try ensemble.startMissing()
+                started = try ensemble.startMissing(revision: revision)
             } catch {
                 printError("zkctl: \(error)")
                 if !error.stopped.isEmpty {
@@ -172,8 +190,9 @@ extension Local {
             let recordedBase = recorded.map { layout in
                 layout.addresses[0].split(separator: ".").dropLast().joined(separator: ".")
             }
+            // A recorded ensemble keeps its members: `zkctl local scale` changes how many.
             let layout = try LocalEnsembleLayout(
-                name: name, members: resource.spec.replicas, baseAddress: baseAddress ?? recordedBase ?? "127.0.0",
+                name: name, members: recorded?.memberCount ?? resource.spec.replicas, baseAddress: baseAddress ?? recordedBase ?? "127.0.0",
                 clientPort: clientPort ?? recorded?.clientPort ?? 2181, quorumPort: quorumPort ?? recorded?.quorumPort ?? 2888,
                 electionPort: electionPort ?? recorded?.electionPort ?? 3888, settings: resource.zooKeeperSettings(),
                 stateDirectory: state.stateDir)
@@ -183,7 +202,7 @@ extension Local {
                 throw CLIError(
                     "'\(name)' already exists in \(recorded.ensembleDirectory) with \(recorded.memberCount) member(s) on "
                         + "\(recorded.addresses.joined(separator: ", ")) (ports \(recorded.clientPort)/\(recorded.quorumPort)/\(recorded.electionPort)); "
-                        + "local mode does not move or resize it: run `zkctl local down \(name) --purge` first")
+                        + "local mode does not move it: run `zkctl local down \(name) --purge` first")
             }
             let changes = try layout.settingChanges()
             if !changes.isEmpty {
@@ -293,7 +312,7 @@ struct RecordedEnsemble: ParsableArguments {
 }
 
 /// Unbuffered, so progress shows at once even when stdout is a pipe.
-private func say(_ line: String) {
+func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
@@ -301,7 +320,7 @@ private func say(_ line: String) {
 /// then `zkctl health`'s table and verdict line for the ensemble's members. Returns the
 /// health and whether every member's process runs.
 @discardableResult
-private func printReport(_ ensemble: LocalEnsemble, timeout: Double = 5) -> (health: EnsembleHealth, allRunning: Bool) {
+func printReport(_ ensemble: LocalEnsemble, timeout: Double = 5) -> (health: EnsembleHealth, allRunning: Bool) {
     let processes = ensemble.members.map { ensemble.processState($0) }
     for (member, process) in zip(ensemble.members, processes) {
         say("member \(member.id) (\(member.clientEndpoint)): \(process)")

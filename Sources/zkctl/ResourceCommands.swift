@@ -78,6 +78,16 @@ func exitOnReportedError(_ body: () throws -> Void) throws {
     }
 }
 
+/// `exitOnReportedError` for async commands.
+func exitOnReportedError(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as any ReportedError {
+        printError("zkctl: \(error)")
+        throw ExitCode(1)
+    }
+}
+
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }

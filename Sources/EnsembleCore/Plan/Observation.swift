@@ -318,12 +318,18 @@ struct EnsembleView {
     var observedOrdinals: [Int] { byOrdinal.keys.sorted() }
 
     /// The one member answering as leader (or as standalone in a one-voter ensemble); nil
-    /// when none or several do.
+    /// when none or several do. A leader that has just been removed from the configuration
+    /// (a hand-off) keeps answering as leader until it notices, at its next half-tick check,
+    /// while the voters already follow their new leader: of several, the one participant of
+    /// the configuration leads.
     func leader(voters: Int) -> Int? {
         let leaders = byOrdinal.values.filter {
             $0.servingRole == .leader || (voters == 1 && $0.servingRole == .standalone)
-        }
-        return leaders.count == 1 ? leaders[0].ordinal : nil
+        }.map(\.ordinal)
+        if leaders.count == 1 { return leaders[0] }
+        guard let config = observation.config else { return nil }
+        let inside = leaders.filter { config.server(ordinal: $0)?.role == .participant }
+        return inside.count == 1 ? inside[0] : nil
     }
 
     /// Serving as a voter (leader or follower; standalone counts in a one-voter ensemble).

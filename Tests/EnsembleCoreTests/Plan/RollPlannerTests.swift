@@ -81,6 +81,10 @@ import Testing
         RollCase(title: "hand-off: the old leader still leads outside the config", members: "Lx- F+ F+", action: .wait(ordinal: 0), code: "WaitingForElection"),
         RollCase(title: "hand-off: election timed out", members: "Nx- F+ F+", waitedFor: .seconds(301), action: .blocked, code: "ElectionTimedOut"),
         RollCase(title: "hand-off: a new leader; restart the old one outside the config", members: "Fx- F+ L+", action: .restart(ordinal: 0), code: "RestartingOutsideConfig", mentions: ["zk-2 leads"]),
+        // Real ZooKeeper: the removed leader answers as leader for up to half a tick after the
+        // others elected; the voter that leads is the leader.
+        RollCase(title: "hand-off: the old leader still answers as leader, a voter leads: restart the old one", members: "Lx- F+ L+",
+                 action: .restart(ordinal: 0), code: "RestartingOutsideConfig", mentions: ["zk-2 leads"]),
         RollCase(title: "hand-off: restarted, not synced yet", members: "Dx+ F+ L+", action: .wait(ordinal: 0), code: "WaitingForSync"),
         RollCase(title: "hand-off: restarted, in an old epoch", members: "Fx+~ F+ L+", action: .wait(ordinal: 0), code: "WaitingForSync"),
         RollCase(title: "hand-off: synced as a non-voter; add it back", members: "Fx+ F+ L+",
