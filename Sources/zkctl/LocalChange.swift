@@ -55,7 +55,7 @@ final class LocalChangeDriver {
     private(set) var steps: [TakenStep] = []
     let origin = monotonicNanoseconds()
     /// How often the ensemble is observed while waiting.
-    static let pollInterval: UInt64 = 100_000_000
+    static let pollInterval: UInt64 = 50_000_000
 
     init(ensemble: LocalEnsemble, record: LocalEnsembleRecord, stateDirectory: String, request: ChangeRequest, say: @escaping (String) -> Void) {
         self.ensemble = ensemble

@@ -71,7 +71,7 @@ extension Local {
 
         private func up() throws {
             let ensembles = try input.loadValid()
-            let resource = try select(ensembles)
+            let resource = try input.select(ensembles, name: name)
             guard resource.spec.engine == .zooKeeper else {
                 throw CLIError("'\(resource.metadata.name)' is a \(resource.spec.engine.rawValue) ensemble; local mode runs ZooKeeper only")
             }
@@ -166,19 +166,6 @@ extension Local {
         /// "member 2", "members 1, 3".
         static func members(_ ids: [Int]) -> String {
             "member\(ids.count == 1 ? "" : "s") \(ids.map(String.init).joined(separator: ", "))"
-        }
-
-        private func select(_ ensembles: [Ensemble]) throws -> Ensemble {
-            if let name {
-                guard let match = ensembles.first(where: { $0.metadata.name == name }) else {
-                    throw CLIError("\(input.sourceName) has no Ensemble named '\(name)' (it has \(ensembles.map(\.metadata.name).joined(separator: ", ")))")
-                }
-                return match
-            }
-            guard ensembles.count == 1 else {
-                throw CLIError("\(input.sourceName) holds \(ensembles.count) Ensembles (\(ensembles.map(\.metadata.name).joined(separator: ", "))); pick one with --name")
-            }
-            return ensembles[0]
         }
 
         /// The layout from the resource and options; an ensemble started before keeps its

@@ -268,18 +268,20 @@ func runChange(
     }
 }
 
-/// The --measure figures, one per line.
+/// The --measure figures, one per line. Members down at once only means something for a
+/// roll: scaling down stops members on purpose.
 func measurementText(_ m: MeasurementReport, verb: String) -> String {
     let w = m.writes
     let lost = m.readBackError.map { "unknown: the writes could not be read back (\($0))" }
         ?? "\(w.lost.count) of \(w.acknowledged) acknowledged" + (w.lost.isEmpty ? "" : " (sequence numbers \(w.lost.prefix(20).map(String.init).joined(separator: ", ")))")
-    return """
-        measured (writer at \(Int(m.writeRate)) writes/s, srvr of every member every 0.1 s):
-          leader elections        \(m.elections)\(m.leaders.isEmpty ? "" : " (leaders seen: \(m.leaders.joined(separator: " -> ")))")
-          writes                  \(w.attempted) attempted, \(w.acknowledged) acknowledged, \(w.failed) failed (\(w.failedOutcomeUnknown) of unknown outcome, \(w.appliedUnacknowledged) of those applied)
-          longest write gap       \(String(format: "%.2f", w.longestGap)) s (ended \(String(format: "%.1f", w.longestGapEndedAt)) s in)
-          lost writes             \(lost)
-          members down at once    \(m.maxMembersDown)
-          \(verb) time\(String(repeating: " ", count: max(1, 16 - verb.count)))\(String(format: "%.1f", m.seconds)) s
-        """
+    var rows: [(String, String)] = [
+        ("leader elections", "\(m.elections)" + (m.leaders.isEmpty ? "" : " (leaders seen: \(m.leaders.joined(separator: " -> ")))")),
+        ("writes", "\(w.attempted) attempted, \(w.acknowledged) acknowledged, \(w.failed) failed (\(w.failedOutcomeUnknown) of unknown outcome, \(w.appliedUnacknowledged) of those applied)"),
+        ("longest write gap", String(format: "%.2f s (ended %.1f s in)", w.longestGap, w.longestGapEndedAt)),
+        ("lost writes", lost),
+    ]
+    if verb == "roll" { rows.append(("members down at once", "\(m.maxMembersDown)")) }
+    rows.append(("\(verb) time", String(format: "%.1f s", m.seconds)))
+    return "measured (writer at \(Int(m.writeRate)) writes/s, srvr of every member every 0.1 s):\n"
+        + rows.map { "  " + $0.0.padding(toLength: 22, withPad: " ", startingAt: 0) + $0.1 }.joined(separator: "\n")
 }

@@ -36,6 +36,20 @@ struct ResourceInput: ParsableArguments {
 
     var sourceName: String { file == "-" ? "<stdin>" : file }
 
+    /// The Ensemble named `name`, or the only one when `name` is nil.
+    func select(_ ensembles: [Ensemble], name: String?) throws -> Ensemble {
+        if let name {
+            guard let match = ensembles.first(where: { $0.metadata.name == name }) else {
+                throw CLIError("\(sourceName) has no Ensemble named '\(name)' (it has \(ensembles.map(\.metadata.name).joined(separator: ", ")))")
+            }
+            return match
+        }
+        guard ensembles.count == 1 else {
+            throw CLIError("\(sourceName) holds \(ensembles.count) Ensembles (\(ensembles.map(\.metadata.name).joined(separator: ", "))); pick one with --name")
+        }
+        return ensembles[0]
+    }
+
     /// Loads and validates every document; prints problems to stderr.
     func loadValid() throws -> [Ensemble] {
         let text = try read()

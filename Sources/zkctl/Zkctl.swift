@@ -14,7 +14,7 @@ struct Zkctl: AsyncParsableCommand {
             Against running members (--members host:port,... or --local NAME):
               zkctl health | 4lw CMD | smoke | config | ls | get | create | set | delete
             """,
-        subcommands: [Render.self, Validate.self, PrintCRD.self, Local.self,
+        subcommands: [Render.self, Validate.self, PrintCRD.self, Local.self, Plan.self,
                       Health.self, FourLetterWordCommand.self, Smoke.self, ShowConfig.self,
                       ListChildren.self, GetNode.self, CreateNode.self, SetNode.self, DeleteNode.self, Bench.self]
     )
