@@ -128,11 +128,12 @@ enum ProcessControl {
         return arguments.contains(configPath) && arguments.contains(ZooKeeperInstallation.mainClass)
     }
 
-    /// True once the server `pid` has ended: /proc no longer lists it, lists a zombie (which
-    /// has closed its files), or lists another program (the number was reused). An empty
-    /// command line alone is not enough: an exiting process loses it (its memory goes first)
-    /// while its files, listening sockets included, are still open, and a member started
-    /// again at that moment would find its ports taken.
+    /// True once the server `pid` has ended: /proc no longer lists it, lists only its zombie
+    /// main thread, or lists another program (the number was reused). An empty command line
+    /// is not enough, nor is a zombie main thread: an exiting process loses its command line
+    /// (its memory goes first) and its main thread may end before the others, while the files
+    /// they share, listening sockets included, stay open until the last thread is gone; a
+    /// member started again at that moment would find its ports taken.
     static func hasEnded(pid: pid_t, configPath: String) -> Bool {
         if let arguments = commandLine(of: pid) {
             return !(arguments.contains(configPath) && arguments.contains(ZooKeeperInstallation.mainClass))
@@ -142,7 +143,10 @@ enum ProcessControl {
         let text = String(decoding: stat, as: UTF8.self)
         guard let close = text.lastIndex(of: ")") else { return true }
         let state = text[text.index(after: close)...].drop { $0 == " " }.first
-        return state == "Z" || state == "X" || state == nil
+        guard state == "Z" || state == "X" || state == nil else { return false }
+        // An unreadable task list means the process is gone altogether.
+        let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task"))?.count ?? 0
+        return threads <= 1
     }
 
     /// Collects the exit status if `pid` is our own child, so it does not linger as a zombie.
