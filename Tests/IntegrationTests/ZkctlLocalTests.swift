@@ -419,7 +419,7 @@ private struct ListenFailed: Error, CustomStringConvertible {
     var description: String
 }
 
-private struct ConditionTimeout: Error, CustomStringConvertible {
+struct ConditionTimeout: Error, CustomStringConvertible {
     var seconds: Double
     var description: String { "condition not met within \(seconds) s" }
 }
