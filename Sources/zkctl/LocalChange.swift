@@ -18,18 +18,34 @@ struct ChangeRequest {
     var readyMeansAnswers: Bool { settings.order == .ordinal }
 }
 
-/// One step as it was taken, for the JSON report.
-struct TakenStep: Encodable {
-    /// Seconds since the run began, when the step began.
-    var at: Double
-    var seconds: Double
+/// One step of a plan for a JSON report: one a run took (with when and how long), or one a
+/// dry run shows (with the command that does it by hand).
+struct StepRecord: Encodable {
     var action: String
+    /// The ordinal the step is about.
     var member: Int?
     var summary: String
     var code: String
     var message: String
+    /// Seconds since the run began, when the step began, and how long it took.
+    var at: Double?
+    var seconds: Double?
     /// What a reconfig came to.
     var outcome: String?
+    /// A dry run's command.
+    var command: String?
+
+    init(_ decision: PlanDecision, at: Double? = nil, seconds: Double? = nil, outcome: String? = nil, command: String? = nil) {
+        action = LocalChangeDriver.actionName(decision.action)
+        member = decision.ordinal
+        summary = decision.summary
+        code = decision.reason.code
+        message = decision.reason.message
+        self.at = at
+        self.seconds = seconds
+        self.outcome = outcome
+        self.command = command
+    }
 }
 
 struct ChangeFailure: ReportedError {
@@ -52,7 +68,7 @@ final class LocalChangeDriver {
     private let say: (String) -> Void
     private var session: ConfigSession?
     private var sessionMembers: [String] = []
-    private(set) var steps: [TakenStep] = []
+    private(set) var steps: [StepRecord] = []
     let origin = monotonicNanoseconds()
     /// How often the ensemble is observed while waiting.
     static let pollInterval: UInt64 = 50_000_000
@@ -180,8 +196,7 @@ final class LocalChangeDriver {
         func endWait() {
             guard let w = waiting else { return }
             let seconds = elapsed - w.since
-            steps.append(TakenStep(at: w.since, seconds: seconds, action: "wait", member: w.decision.ordinal, summary: w.decision.summary,
-                                   code: w.decision.reason.code, message: w.decision.reason.message))
+            steps.append(StepRecord(w.decision, at: w.since, seconds: seconds))
             say(stamp(w.since) + "waited \(String(format: "%.1f", seconds)) s (\(w.decision.summary)): \(w.decision.reason.message)")
             waiting = nil
         }
@@ -221,9 +236,7 @@ final class LocalChangeDriver {
                 let started = elapsed
                 let outcome = try await perform(decision, config: config)
                 let seconds = elapsed - started
-                steps.append(TakenStep(at: started, seconds: seconds, action: Self.actionName(decision.action), member: decision.ordinal,
-                                       summary: decision.summary, code: decision.reason.code, message: decision.reason.message,
-                                       outcome: outcome.map { "\($0)" }))
+                steps.append(StepRecord(decision, at: started, seconds: seconds, outcome: outcome.map { "\($0)" }))
                 say(stamp(started) + "\(decision.summary) (\(String(format: "%.2f", seconds)) s): \(decision.reason.message)")
                 if let outcome {
                     say(String(repeating: " ", count: 10) + "reconfig \(outcome)")

@@ -77,7 +77,7 @@ struct ChangeReport: Encodable {
     var code: String?
     var message: String
     var seconds: Double
-    var steps: [TakenStep]
+    var steps: [StepRecord]
     var measurement: MeasurementReport?
 }
 

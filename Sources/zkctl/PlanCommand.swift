@@ -65,11 +65,7 @@ extension Plan {
                 case .json:
                     let document = PlanDocument(
                         ensemble: ensemble.metadata.name, engine: ensemble.spec.engine.rawValue, from: from, to: ensemble.spec.replicas,
-                        steps: steps.map { step in
-                            PlanDocument.Step(action: LocalChangeDriver.actionName(step.decision.action), member: step.decision.ordinal,
-                                              summary: step.decision.summary, code: step.decision.reason.code,
-                                              message: step.decision.reason.message, command: step.command)
-                        })
+                        steps: steps.map { StepRecord($0.decision, command: $0.command) })
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
                     print(String(decoding: try encoder.encode(document), as: UTF8.self))
@@ -80,19 +76,9 @@ extension Plan {
 }
 
 struct PlanDocument: Encodable {
-    struct Step: Encodable {
-        var action: String
-        /// The ordinal the step is about.
-        var member: Int?
-        var summary: String
-        var code: String
-        var message: String
-        var command: String?
-    }
-
     var ensemble: String
     var engine: String
     var from: Int
     var to: Int
-    var steps: [Step]
+    var steps: [StepRecord]
 }

@@ -154,7 +154,8 @@ private struct IdealEnsemble {
         case .deleteVolume(let o): return "kubectl \(ns) delete pvc \(names.volumeClaim(o))"
         case .decommission(let o): return "kubectl \(ns) exec \(names.pod(o)) -c cassandra -- nodetool decommission"
         case .addToConfig(let o, _):
-            return "zkCli.sh -server \(names.clientService):2181 reconfig -v <version> -add server.\(o + 1)=\(serverValue(o))"
+            // Quoted: the ';' before the client port would end the command in a shell.
+            return "zkCli.sh -server \(names.clientService):2181 reconfig -v <version> -add 'server.\(o + 1)=\(serverValue(o))'"
         case .removeFromConfig(let o, _):
             return "zkCli.sh -server \(names.clientService):2181 reconfig -v <version> -remove \(o + 1)"
         case .restart(let o): return "kubectl \(ns) delete pod \(names.pod(o))"

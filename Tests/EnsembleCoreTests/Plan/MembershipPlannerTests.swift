@@ -194,9 +194,9 @@ import ZKConfig
         let up = ScalePreview.steps(for: try Self.ensemble(.zooKeeper, replicas: 5), from: 3)
         #expect(up.compactMap(\.command) == [
             "kubectl -n default scale statefulset zk --replicas=4",
-            "zkCli.sh -server zk-client:2181 reconfig -v <version> -add server.4=zk-3.zk-hs.default.svc.cluster.local:2888:3888:participant;2181",
+            "zkCli.sh -server zk-client:2181 reconfig -v <version> -add 'server.4=zk-3.zk-hs.default.svc.cluster.local:2888:3888:participant;2181'",
             "kubectl -n default scale statefulset zk --replicas=5",
-            "zkCli.sh -server zk-client:2181 reconfig -v <version> -add server.5=zk-4.zk-hs.default.svc.cluster.local:2888:3888:participant;2181",
+            "zkCli.sh -server zk-client:2181 reconfig -v <version> -add 'server.5=zk-4.zk-hs.default.svc.cluster.local:2888:3888:participant;2181'",
         ])
         // Members about to start are named like the others; versions are unknown ahead of time.
         let text = ScalePreview.render(up)
