@@ -43,13 +43,20 @@ public final class ConfigSession: Sendable {
     /// The live configuration, as the leader has it (sync first); the error when it cannot
     /// be read within the request timeout (no quorum, an election under way).
     public func readConfig() async -> Result<DynamicConfig, any Error> {
+        let data: [UInt8]
         do {
             try await client.sync("/zookeeper/config")
-            let (data, _) = try await client.getData("/zookeeper/config")
-            return .success(try DynamicConfig.parse(String(decoding: data, as: UTF8.self)))
+            data = try await client.getData("/zookeeper/config").data
         } catch {
             return .failure(error)
         }
+        return Self.parse(data)
+    }
+
+    /// Outside the async functions: the Swift 6.3 release optimizer crashes splitting an async
+    /// function whose `do` block also calls a typed-throws function.
+    static func parse(_ data: [UInt8]) -> Result<DynamicConfig, any Error> {
+        do { return .success(try DynamicConfig.parse(String(decoding: data, as: UTF8.self))) } catch { return .failure(error) }
     }
 
     /// Performs an `addToConfig` or `removeFromConfig` decision. `serverValue` is what follows
@@ -72,8 +79,7 @@ public final class ConfigSession: Sendable {
         }
         do {
             let reply = try await client.reconfig(joining: joining, leaving: leaving, fromConfig: version)
-            let config = try DynamicConfig.parse(reply.text)
-            return .applied(config: config, checked: false)
+            return .applied(config: try Self.parse(Array(reply.text.utf8)).get(), checked: false)
         } catch let error as ZooKeeperError where !error.mayHaveBeenApplied {
             switch error {
             case .badVersion: return .superseded(reason: "the configuration changed since version 0x\(String(version, radix: 16)) was read")

@@ -210,8 +210,10 @@ func runChange(
         ensemble.superUser = try ensemble.layout.ensureSuperUser()
         let request = try prepare(&record, ensemble)
         let settings = request.settings
-        progress("\(command) '\(recorded.name)': \(request.desiredReplicas) member\(request.desiredReplicas == 1 ? "" : "s") at revision \(request.revision), "
-                 + "\(settings.order.rawValue) order, leader hand-off \(settings.leaderHandOff ? "on" : "off")")
+        // The StatefulSet order knows no leader, so no hand-off either.
+        let handOff = settings.order == .quorumSafe && settings.leaderHandOff
+        let how = settings.order == .quorumSafe ? "quorum-safe order, leader hand-off \(handOff ? "on" : "off")" : "ordinal order, ready = answers ruok"
+        progress("\(command) '\(recorded.name)': \(request.desiredReplicas) member\(request.desiredReplicas == 1 ? "" : "s") at revision \(request.revision), \(how)")
         let driver = LocalChangeDriver(ensemble: ensemble, record: record, stateDirectory: state, request: request, say: progress)
         if command == "roll" { try await driver.refuseWithStoppedMembers() }
 
@@ -234,7 +236,7 @@ func runChange(
         let seconds = driver.elapsed
 
         var report = ChangeReport(
-            ensemble: recorded.name, command: command, order: settings.order.rawValue, leaderHandOff: settings.leaderHandOff,
+            ensemble: recorded.name, command: command, order: settings.order.rawValue, leaderHandOff: handOff,
             replicas: request.desiredReplicas, revision: request.revision, result: "failed", message: "", seconds: seconds,
             steps: driver.steps, measurement: measurement)
         switch result {
