@@ -154,7 +154,9 @@ public enum TestAddressBlocks {
 
     private static let cleanedUp = Mutex<Bool>(false)
 
-    static func makeStateDirectory() throws -> String {
+    /// A fresh directory for a test's ensemble state (tests that run `zkctl local` use it too):
+    /// should the test process crash, the next test process kills what runs from it.
+    public static func makeStateDirectory() throws -> String {
         cleanUpAfterDeadProcesses()
         let n = counter.withLock { $0 }
         let directory = (root as NSString).appendingPathComponent("\(getpid())-\(n)-\(UInt32.random(in: 0...UInt32.max))")

@@ -82,7 +82,8 @@ struct ZkctlRollScaleTests {
     }
 
     static func withEnsemble<T>(_ name: String, members: Int, _ body: (Scratch) async throws -> T) async throws -> T {
-        let directory = try temporaryDirectory("zkctl-\(name)")
+        // Where a crashed test process's members are found and stopped by the next one.
+        let directory = URL(fileURLWithPath: try TestAddressBlocks.makeStateDirectory())
         let scratch = Scratch(name: name, block: TestAddressBlocks.next(), state: directory.appendingPathComponent("state").path,
                               file: directory.appendingPathComponent("\(name).yaml").path)
         defer {
