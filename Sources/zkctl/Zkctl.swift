@@ -10,7 +10,10 @@ struct Zkctl: AsyncParsableCommand {
               zkctl render -f examples/zookeeper-3.yaml      manifests the operator would apply
               zkctl validate -f my-ensemble.yaml             every problem with its field path
               zkctl crd                                      the CustomResourceDefinition
+              zkctl plan scale -f FILE --from 3              the steps scaling would take, with their commands
               zkctl local up -f examples/zookeeper-3.yaml    a real ensemble on this machine
+              zkctl local roll NAME                          restart its members, quorum-safe
+              zkctl local scale NAME --replicas 5            resize it, one member at a time
             Against running members (--members host:port,... or --local NAME):
               zkctl health | 4lw CMD | smoke | config | ls | get | create | set | delete
             """,
