@@ -8,9 +8,10 @@ import ZKAdmin
 /// - leader elections: every new leadership starts a new epoch (the high half of the zxid the
 ///   leader reports), so elections = the last leader epoch seen minus the first. Epochs count
 ///   even an election that came and went between two polls.
-/// - members down at once: a member that was serving and stops answering is down until it
-///   serves again (it restarts, then syncs). A member that stays up but stops serving for an
-///   election is not down: every member does that at every election.
+/// - members down at once: a member that was serving and then refuses connections (its
+///   process is gone) is down until it serves again (it restarts, then syncs). A member that
+///   keeps listening is not down, whatever it answers: every member stops serving, and drops
+///   its connections, at every election.
 /// Its mutable state is guarded by `state`.
 public final class EnsembleMonitor: @unchecked Sendable {
     public struct Report: Sendable, Equatable, Codable {
@@ -82,7 +83,7 @@ public final class EnsembleMonitor: @unchecked Sendable {
             polls += 1
             for (ordinal, answer) in answers {
                 let serving = answer.role != .notServing
-                switch (health[ordinal] ?? .absent, answer.reachable, serving) {
+                switch (health[ordinal] ?? .absent, answer.listening, serving) {
                 case (.absent, _, true), (.down, _, true): health[ordinal] = .up
                 case (.up, false, _): health[ordinal] = .down
                 default: break

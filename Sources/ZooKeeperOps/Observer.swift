@@ -26,14 +26,21 @@ public struct MemberAnswer: Sendable, Equatable {
     public var reachable: Bool
     public var role: MemberRole
     public var zxid: Zxid?
+    /// Something accepts connections on its client port. False when the connection was
+    /// refused: the process is gone, or not listening yet. (A member that stops answering
+    /// while it listens is busy: it drops its connections when an election starts, and
+    /// freezes while its JVM exits.)
+    public var listening: Bool
 
-    public init(reachable: Bool, role: MemberRole, zxid: Zxid?) {
+    public init(reachable: Bool, role: MemberRole, zxid: Zxid?, listening: Bool = true) {
         self.reachable = reachable
         self.role = role
         self.zxid = zxid
+        self.listening = listening
     }
 
-    public static let unreachable = MemberAnswer(reachable: false, role: .notServing, zxid: nil)
+    /// Not asked (its process does not run) or refused the connection.
+    public static let unreachable = MemberAnswer(reachable: false, role: .notServing, zxid: nil, listening: false)
 
     /// From one `srvr` exchange. A read-only server serves nobody's writes: not serving.
     public init(_ result: Result<ServerStatus, FourLetterWordError>) {
@@ -50,8 +57,10 @@ public struct MemberAnswer: Sendable, Equatable {
             self.init(reachable: true, role: role, zxid: Zxid(status.zxid))
         case .failure(.notServing):
             self.init(reachable: true, role: .notServing, zxid: nil)
-        case .failure:
+        case .failure(.network(.connect)):
             self = .unreachable
+        case .failure:
+            self.init(reachable: false, role: .notServing, zxid: nil, listening: true)
         }
     }
 }

@@ -44,15 +44,20 @@ import ZooKeeperOps
     }
 
     /// Elections count by epoch, also one that came and went between polls; a member is down
-    /// from when it stops answering until it serves again; one that only stops serving (an
-    /// election) is not down.
+    /// from when it refuses connections until it serves again; one that only stops serving or
+    /// drops a connection (an election) is not down.
     @Test func monitorCountsElectionsAndMembersDown() {
         var tracker = EnsembleMonitor.Tracker()
         let names = [0: "member 1", 1: "member 2", 2: "member 3"]
+        let dropped = MemberAnswer(reachable: false, role: .notServing, zxid: nil, listening: true)
+        let syncing = MemberAnswer(reachable: true, role: .notServing, zxid: nil)
         tracker.record([0: Self.answer(.leader, epoch: 3), 1: Self.answer(.follower), 2: Self.answer(.follower)], names: names)
-        // Member 3 restarts: unreachable, then answering without serving: down throughout.
-        tracker.record([0: Self.answer(.leader, epoch: 3), 1: Self.answer(.follower), 2: .unreachable], names: names)
-        tracker.record([0: Self.answer(.leader, epoch: 3), 1: .unreachable, 2: MemberAnswer(reachable: true, role: .notServing, zxid: nil)], names: names)
+        // Member 2 drops the connection, member 3 restarts: refused, then answering without
+        // serving: down throughout.
+        tracker.record([0: Self.answer(.leader, epoch: 3), 1: dropped, 2: .unreachable], names: names)
+        tracker.record([0: Self.answer(.leader, epoch: 3), 1: syncing, 2: syncing], names: names)
+        #expect(tracker.report.maxMembersDown == 1)
+        tracker.record([0: Self.answer(.leader, epoch: 3), 1: .unreachable, 2: syncing], names: names)
         #expect(tracker.report.maxMembersDown == 2)
         // An election everybody takes part in: not down. The old leader still says so, the
         // newer epoch leads.
@@ -61,6 +66,6 @@ import ZooKeeperOps
         let report = tracker.report
         #expect(report.elections == 2, "epoch 3 -> 5: an election between polls counts too")
         #expect(report.leaders == ["member 1 (epoch 0x3)", "member 2 (epoch 0x5)"])
-        #expect(report.maxMembersDown == 2 && report.polls == 5)
+        #expect(report.maxMembersDown == 2 && report.polls == 6)
     }
 }

@@ -16,9 +16,10 @@
 ///                                                      after memberTimeout: blocked
 ///     OutsideConfig a member that belongs in /zookeeper/config is not in
 ///                   it (a leader hand-off, or one left half-done):
-///                   at an old revision, no new leader yet ............... wait for an election
-///                                                      after stepTimeout: blocked
-///                   at an old revision, a new leader serves ............. restart it (it holds no vote)
+///                   at an old revision ................................... restart it at once (it holds
+///                                    no vote; a removed leader commits nothing, so its clients
+///                                    wait until it goes, and waiting for the election first
+///                                    would only make them wait longer)
 ///                   at the new revision, not yet synced ................. wait for it
 ///                                                      after memberTimeout: blocked
 ///                   at the new revision, synced as a non-voter,
@@ -163,13 +164,9 @@ private struct Roll: PlanEvaluation {
         let version = config.versionText
         let newLeader = leader.flatMap { voters.contains($0) && $0 != o ? $0 : nil }
         if !updated(o) && !settings.manual {
-            guard let newLeader else {
-                return wait(for: o, step: "election without \(o) @ \(version)", timeout: settings.stepTimeout,
-                            waiting: PlanReason("WaitingForElection", "\(name(o)) is outside the configuration (version \(version)); waiting for the remaining voters to elect a new leader"),
-                            timedOut: PlanReason("ElectionTimedOut", "no leader among the voters of configuration \(version) within \(seconds(settings.stepTimeout)) after \(name(o)) left it; the roll stops here"))
-            }
+            let rest = newLeader.map { "and \(name($0)) leads the rest" } ?? "while the rest elect a new leader"
             return restart(o, "RestartingOutsideConfig",
-                           "\(name(o)) is outside the configuration (version \(version)) at \(revisionText(o)) and \(name(newLeader)) leads the rest; it is restarted at revision \(short) while it holds no vote")
+                           "\(name(o)) is outside the configuration (version \(version)) at \(revisionText(o)) \(rest); it is restarted at revision \(short) at once: it holds no vote, and its clients wait until it goes")
         }
         let what = updated(o) ? "runs revision \(short)" : "runs \(revisionText(o)) (updateStrategy Manual: not restarted)"
         guard view.serves(o), view.caughtUp(o, leader: newLeader) else {

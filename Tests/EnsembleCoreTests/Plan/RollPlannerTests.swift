@@ -77,9 +77,16 @@ import Testing
         RollCase(title: "a member stuck stopping", members: "L- F- T-", waitedFor: .seconds(601), action: .blocked, code: "MemberStuckStopping"),
 
         // Leader hand-off, each step, and its repair after a crash part-way.
-        RollCase(title: "hand-off: the old leader left, no new leader yet", members: "Nx- F+ F+", action: .wait(ordinal: 0), code: "WaitingForElection"),
-        RollCase(title: "hand-off: the old leader still leads outside the config", members: "Lx- F+ F+", action: .wait(ordinal: 0), code: "WaitingForElection"),
-        RollCase(title: "hand-off: election timed out", members: "Nx- F+ F+", waitedFor: .seconds(301), action: .blocked, code: "ElectionTimedOut"),
+        // Restarted at once, election or not: a removed leader commits nothing, so the clients
+        // still attached to it wait until it goes.
+        RollCase(title: "hand-off: the old leader left, no new leader yet: restarted at once", members: "Nx- F+ F+",
+                 action: .restart(ordinal: 0), code: "RestartingOutsideConfig", mentions: ["while the rest elect"]),
+        RollCase(title: "hand-off: the old leader still answers as leader, the rest elect: restarted at once", members: "Lx- F+ F+",
+                 action: .restart(ordinal: 0), code: "RestartingOutsideConfig"),
+        RollCase(title: "hand-off: restarted, no leader among the rest", members: "Nx+ N+ N+", action: .wait(ordinal: 0), code: "WaitingForSync",
+                 mentions: ["zk-0 is not serving"]),
+        RollCase(title: "hand-off: restarted, no leader among the rest for too long", members: "Nx+ N+ N+", waitedFor: .seconds(601),
+                 action: .blocked, code: "MemberDidNotSync"),
         RollCase(title: "hand-off: a new leader; restart the old one outside the config", members: "Fx- F+ L+", action: .restart(ordinal: 0), code: "RestartingOutsideConfig", mentions: ["zk-2 leads"]),
         // Real ZooKeeper: the removed leader answers as leader for up to half a tick after the
         // others elected; the voter that leads is the leader.
