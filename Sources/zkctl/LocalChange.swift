@@ -244,7 +244,10 @@ final class LocalChangeDriver {
                     case .applied, .unknown:
                         refusals = nil
                     case .refused(let reason):
-                        throw ChangeFailure(description: "\(decision.summary) was refused: \(reason)")
+                        let hint = ensemble.members.contains(where: ensemble.runsWithSuperUser) ? ""
+                            : "; no member runs with this ensemble's super user (they were started before zkctl kept one): "
+                                + "`zkctl local roll \(ensemble.layout.name) --no-leader-hand-off` restarts them with it without a reconfig"
+                        throw ChangeFailure(description: "\(decision.summary) was refused: \(reason)\(hint)")
                     case .notApplied, .superseded:
                         // Planned again from a fresh observation; a change ZooKeeper keeps
                         // refusing (NewConfigNoQuorum) stops once the step timeout has passed.
