@@ -17,7 +17,7 @@ struct ChangeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds any other wait may take (the others syncing, an election, a new configuration's quorum). Default: the resource's updateStrategy.stepTimeoutSeconds (300).", valueName: "seconds"))
     var stepTimeout: Int?
 
-    @Flag(help: "Run a continuous writer and a monitor meanwhile, and report leader elections, failed writes, the longest write gap, the time taken and acknowledged writes missing afterwards.")
+    @Flag(help: "Run a continuous writer and a monitor meanwhile, and report leader elections, failed writes, the longest write gap, the time taken and acknowledged writes missing afterwards (read back through a new session after a sync, then deleted; an interrupted run leaves its /zkctl-measure-* node behind).")
     var measure = false
 
     @Option(help: ArgumentHelp("Writes per second of the --measure writer.", valueName: "n"))
