@@ -43,7 +43,7 @@ public final class EnsembleMonitor: @unchecked Sendable {
                 let replies = queryMembers(endpoints.map { ($0.host, $0.port) }, timeout: max(interval * 5, 1)) { host, port, deadline in
                     Result { () throws(FourLetterWordError) in try ServerStatus.fetch(host: host, port: port, deadline: deadline) }
                 }
-                let answers = Dictionary(uniqueKeysWithValues: zip(endpoints, replies).map { ($0.ordinal, MemberAnswer($1.result)) })
+                let answers = Dictionary(uniqueKeysWithValues: zip(endpoints, replies).map { ($0.ordinal, SrvrAnswer($1.result)) })
                 state.withLock {
                     tracker.record(answers, names: Dictionary(uniqueKeysWithValues: endpoints.map { ($0.ordinal, $0.name) }))
                     while !stopping && !next.hasPassed { state.wait(until: next) }
@@ -79,7 +79,7 @@ public final class EnsembleMonitor: @unchecked Sendable {
 
         public init() {}
 
-        public mutating func record(_ answers: [Int: MemberAnswer], names: [Int: String]) {
+        public mutating func record(_ answers: [Int: SrvrAnswer], names: [Int: String]) {
             polls += 1
             for (ordinal, answer) in answers {
                 let serving = answer.role != .notServing

@@ -21,7 +21,7 @@ public struct MemberEndpoint: Sendable, Equatable {
 /// What a member's `srvr` said: the ZooKeeper half of a `MemberObservation`. The other half
 /// (does its pod or process exist, its revision, its start, its volume) comes from wherever
 /// the members run.
-public struct MemberAnswer: Sendable, Equatable {
+public struct SrvrAnswer: Sendable, Equatable {
     /// It answered `srvr` at all (also "not currently serving requests").
     public var reachable: Bool
     public var role: MemberRole
@@ -40,7 +40,7 @@ public struct MemberAnswer: Sendable, Equatable {
     }
 
     /// Not asked (its process does not run) or refused the connection.
-    public static let unreachable = MemberAnswer(reachable: false, role: .notServing, zxid: nil, listening: false)
+    public static let unreachable = SrvrAnswer(reachable: false, role: .notServing, zxid: nil, listening: false)
 
     /// From one `srvr` exchange. A read-only server serves nobody's writes: not serving.
     public init(_ result: Result<ServerStatus, FourLetterWordError>) {
@@ -67,11 +67,11 @@ public struct MemberAnswer: Sendable, Equatable {
 
 /// The four-letter-word half of an `EnsembleObservation`: every member's `srvr`, and the
 /// leader's `zk_synced_followers` (`mntr`) when exactly one member leads.
-public struct ZooKeeperAnswers: Sendable, Equatable {
-    public var members: [Int: MemberAnswer]
+public struct EnsembleAnswers: Sendable, Equatable {
+    public var members: [Int: SrvrAnswer]
     public var syncedFollowers: Int?
 
-    public init(members: [Int: MemberAnswer], syncedFollowers: Int?) {
+    public init(members: [Int: SrvrAnswer], syncedFollowers: Int?) {
         self.members = members
         self.syncedFollowers = syncedFollowers
     }
@@ -83,13 +83,13 @@ public struct ZooKeeperAnswers: Sendable, Equatable {
     }
 
     /// Asks every member at once, each within `timeout`; then the leader for `mntr`.
-    public static func fetch(_ endpoints: [MemberEndpoint], timeout: Double) async -> ZooKeeperAnswers {
+    public static func fetch(_ endpoints: [MemberEndpoint], timeout: Double) async -> EnsembleAnswers {
         let replies = await queryMembers(endpoints.map { ($0.host, $0.port) }, timeout: timeout) { host, port, deadline in
             Result { () throws(FourLetterWordError) in try ServerStatus.fetch(host: host, port: port, deadline: deadline) }
         }
-        var members: [Int: MemberAnswer] = [:]
-        for (endpoint, reply) in zip(endpoints, replies) { members[endpoint.ordinal] = MemberAnswer(reply.result) }
-        var answers = ZooKeeperAnswers(members: members, syncedFollowers: nil)
+        var members: [Int: SrvrAnswer] = [:]
+        for (endpoint, reply) in zip(endpoints, replies) { members[endpoint.ordinal] = SrvrAnswer(reply.result) }
+        var answers = EnsembleAnswers(members: members, syncedFollowers: nil)
         if let leader = answers.leader, let endpoint = endpoints.first(where: { $0.ordinal == leader }) {
             let stats = await queryMembers([(endpoint.host, endpoint.port)], timeout: timeout) { host, port, deadline in
                 Result { () throws(FourLetterWordError) in try MonitorStats.fetch(host: host, port: port, deadline: deadline) }
@@ -105,7 +105,7 @@ public struct ZooKeeperAnswers: Sendable, Equatable {
 extension MemberObservation {
     /// A member that exists (runs) with what its `srvr` said. A member that does not run is
     /// `MemberObservation.missing`.
-    public init(ordinal: Int, name: String, answer: MemberAnswer, revision: String?, startedAt: Duration?, hasVolume: Bool = true) {
+    public init(ordinal: Int, name: String, answer: SrvrAnswer, revision: String?, startedAt: Duration?, hasVolume: Bool = true) {
         self.init(ordinal: ordinal, name: name, exists: true, revision: revision, reachable: answer.reachable,
                   role: answer.role, zxid: answer.zxid, startedAt: startedAt, hasVolume: hasVolume)
     }

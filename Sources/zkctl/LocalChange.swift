@@ -105,7 +105,7 @@ final class LocalChangeDriver {
         let processes = ensemble.processStates(members)
         let running = zip(members, processes).filter { $0.1.isRunning }.map(\.0)
         let endpoints = running.map { MemberEndpoint(ordinal: $0.ordinal, name: Self.name($0.ordinal), host: $0.address, port: $0.clientPort) }
-        async let fetched = ZooKeeperAnswers.fetch(endpoints, timeout: 1)
+        async let fetched = EnsembleAnswers.fetch(endpoints, timeout: 1)
         let config = await readConfig(running: running)
         let answers = await fetched
         var observed: [MemberObservation] = []

@@ -39,8 +39,8 @@ import ZooKeeperOps
         #expect([7, 10, 100].map(ContinuousWriter.nodeName).sorted() == [7, 10, 100].map(ContinuousWriter.nodeName))
     }
 
-    static func answer(_ role: MemberRole, epoch: UInt32 = 1) -> MemberAnswer {
-        MemberAnswer(reachable: true, role: role, zxid: Zxid(epoch: epoch, counter: 5))
+    static func answer(_ role: MemberRole, epoch: UInt32 = 1) -> SrvrAnswer {
+        SrvrAnswer(reachable: true, role: role, zxid: Zxid(epoch: epoch, counter: 5))
     }
 
     /// Elections count by epoch, also one that came and went between polls; a member is down
@@ -49,8 +49,8 @@ import ZooKeeperOps
     @Test func monitorCountsElectionsAndMembersDown() {
         var tracker = EnsembleMonitor.Tracker()
         let names = [0: "member 1", 1: "member 2", 2: "member 3"]
-        let dropped = MemberAnswer(reachable: false, role: .notServing, zxid: nil, listening: true)
-        let syncing = MemberAnswer(reachable: true, role: .notServing, zxid: nil)
+        let dropped = SrvrAnswer(reachable: false, role: .notServing, zxid: nil, listening: true)
+        let syncing = SrvrAnswer(reachable: true, role: .notServing, zxid: nil)
         tracker.record([0: Self.answer(.leader, epoch: 3), 1: Self.answer(.follower), 2: Self.answer(.follower)], names: names)
         // Member 2 drops the connection, member 3 restarts: refused, then answering without
         // serving: down throughout.
@@ -62,7 +62,7 @@ import ZooKeeperOps
         // An election everybody takes part in: not down. The old leader still says so, the
         // newer epoch leads.
         tracker.record([0: Self.answer(.leader, epoch: 3), 1: Self.answer(.leader, epoch: 5), 2: Self.answer(.follower)], names: names)
-        tracker.record([0: MemberAnswer(reachable: true, role: .notServing, zxid: nil), 1: Self.answer(.leader, epoch: 5), 2: Self.answer(.follower)], names: names)
+        tracker.record([0: SrvrAnswer(reachable: true, role: .notServing, zxid: nil), 1: Self.answer(.leader, epoch: 5), 2: Self.answer(.follower)], names: names)
         let report = tracker.report
         #expect(report.elections == 2, "epoch 3 -> 5: an election between polls counts too")
         #expect(report.leaders == ["member 1 (epoch 0x3)", "member 2 (epoch 0x5)"])
