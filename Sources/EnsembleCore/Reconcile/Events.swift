@@ -1,0 +1,53 @@
+/// A Kubernetes Event about the Ensemble.
+public struct EventRecord: Equatable, Sendable {
+    public enum Kind: String, Sendable { case normal = "Normal", warning = "Warning" }
+    public var type: Kind
+    public var reason: String
+    public var message: String
+
+    public init(_ type: Kind, _ reason: String, _ message: String) {
+        self.type = type
+        self.reason = reason
+        self.message = message
+    }
+}
+
+/// Events are written on transitions only: a reconcile that changes nothing says nothing.
+public enum TransitionEvents {
+    public static func between(_ previous: EnsembleStatus?, _ next: EnsembleStatus, changes: [ChildChange]) -> [EventRecord] {
+        var events: [EventRecord] = changes.map { change in
+            EventRecord(.normal, change.created ? "Created" : "Updated",
+                        "\(change.created ? "created" : "updated") \(change.kind.rawValue) \(change.name)")
+        }
+        func flipped(_ kind: Condition.Kind) -> Condition? {
+            guard let new = next.condition(kind) else { return nil }
+            let old = previous?.condition(kind)
+            let changed = old?.status != new.status || old?.reason != new.reason
+                || (new.reason == StatusComputation.reasonInvalidSpec && old?.message != new.message)
+            return changed ? new : nil
+        }
+        if let available = flipped(.available), previous?.condition(.available)?.status != available.status {
+            switch available.status {
+            case .isTrue: events.append(EventRecord(.normal, "Available", available.message))
+            case .isFalse where previous?.condition(.available)?.status == .isTrue:
+                events.append(EventRecord(.warning, available.reason, available.message))
+            default: break
+            }
+        }
+        if let degraded = flipped(.degraded) {
+            if degraded.status == .isTrue {
+                events.append(EventRecord(.warning, degraded.reason, degraded.message))
+            } else if previous?.condition(.degraded)?.status == .isTrue {
+                events.append(EventRecord(.normal, "Recovered", degraded.message))
+            }
+        }
+        if let progressing = flipped(.progressing), progressing.reason == "ScalingHeld" {
+            events.append(EventRecord(.warning, progressing.reason, progressing.message))
+        }
+        if let leader = next.leader, leader != previous?.leader {
+            let was = previous?.leader.map { " (was \($0))" } ?? ""
+            events.append(EventRecord(.normal, "LeaderElected", "\(leader) is the leader\(was)"))
+        }
+        return events
+    }
+}
