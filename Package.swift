@@ -42,15 +42,19 @@ let package = Package(
             dependencies: ["NetCore", "ZKAdmin"],
             swiftSettings: [.unsafeFlags(["-Osize"], .when(configuration: .release))]
         ),
+        // The controller runtime: caches, watchers, work queue, leader election, metrics and the
+        // health server. I/O shell, generic over resources; the decisions live in EnsembleCore.
+        .target(name: "ControllerRuntime", dependencies: ["EnsembleCore", "NetCore"]),
         .executableTarget(
             name: "EnsembleOperator",
-            dependencies: ["EnsembleCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["EnsembleCore", "ControllerRuntime", "NetCore", "ZKAdmin", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "zkctl",
             dependencies: ["EnsembleCore", "ZKConfig", "NetCore", "ZKAdmin", "LocalEnsemble", "ZooKeeperClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "ZKConfigTests", dependencies: ["ZKConfig"]),
+        .testTarget(name: "ControllerRuntimeTests", dependencies: ["ControllerRuntime", "EnsembleCore", "NetCore"]),
         .testTarget(name: "EnsembleCoreTests", dependencies: ["EnsembleCore", "ZKConfig"], exclude: ["Golden"]),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),
         .testTarget(name: "ZooKeeperClientTests", dependencies: ["ZooKeeperClient", "NetCore", "ZooKeeperTestSupport"]),

@@ -1,0 +1,110 @@
+import Synchronization
+
+/// namespace/name.
+public struct ObjectKey: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var namespace: String
+    public var name: String
+
+    public init(namespace: String, name: String) {
+        self.namespace = namespace
+        self.name = name
+    }
+
+    public var description: String { "\(namespace)/\(name)" }
+    public static func < (a: ObjectKey, b: ObjectKey) -> Bool { (a.namespace, a.name) < (b.namespace, b.name) }
+}
+
+/// A cache of one resource's trimmed objects: one writer (its watcher), many readers.
+/// Objects are indexed by the Ensemble they belong to, so a reconcile reads its children
+/// without scanning every object.
+public final class Store<Object: Sendable>: Sendable {
+    private struct State {
+        var objects: [ObjectKey: Object] = [:]
+        var byOwner: [ObjectKey: Set<ObjectKey>] = [:]
+        var synced = false
+    }
+
+    private let state = Mutex(State())
+    private let owner: @Sendable (ObjectKey, Object) -> ObjectKey?
+
+    /// - Parameter owner: the Ensemble an object belongs to (its own key for Ensembles).
+    public init(owner: @escaping @Sendable (ObjectKey, Object) -> ObjectKey?) {
+        self.owner = owner
+    }
+
+    public func get(_ key: ObjectKey) -> Object? { state.withLock { $0.objects[key] } }
+    public var count: Int { state.withLock { $0.objects.count } }
+    public var keys: [ObjectKey] { state.withLock { Array($0.objects.keys) } }
+    public var isSynced: Bool { state.withLock { $0.synced } }
+    public func all() -> [Object] { state.withLock { Array($0.objects.values) } }
+
+    /// Objects that belong to one Ensemble.
+    public func owned(by ensemble: ObjectKey) -> [Object] {
+        state.withLock { s in (s.byOwner[ensemble] ?? []).sorted().compactMap { s.objects[$0] } }
+    }
+
+    /// Inserts or replaces one object; returns the owners touched (old and new).
+    @discardableResult
+    public func upsert(_ key: ObjectKey, _ object: Object) -> Set<ObjectKey> {
+        let newOwner = owner(key, object)
+        return state.withLock { s in
+            var touched = Set<ObjectKey>()
+            if let old = s.objects[key], let oldOwner = owner(key, old) {
+                s.byOwner[oldOwner]?.remove(key)
+                if s.byOwner[oldOwner]?.isEmpty == true { s.byOwner[oldOwner] = nil }
+                touched.insert(oldOwner)
+            }
+            s.objects[key] = object
+            if let newOwner {
+                s.byOwner[newOwner, default: []].insert(key)
+                touched.insert(newOwner)
+            }
+            return touched
+        }
+    }
+
+    @discardableResult
+    public func remove(_ key: ObjectKey) -> Set<ObjectKey> {
+        state.withLock { s in
+            guard let old = s.objects.removeValue(forKey: key) else { return [] }
+            guard let oldOwner = owner(key, old) else { return [] }
+            s.byOwner[oldOwner]?.remove(key)
+            if s.byOwner[oldOwner]?.isEmpty == true { s.byOwner[oldOwner] = nil }
+            return [oldOwner]
+        }
+    }
+
+    /// Swaps in a whole list at once (after a list or relist) and marks the store synced;
+    /// returns the owners of every object that appeared, changed or went away.
+    @discardableResult
+    public func replaceAll(_ objects: [ObjectKey: Object], changed: (Object, Object) -> Bool) -> Set<ObjectKey> {
+        var index: [ObjectKey: Set<ObjectKey>] = [:]
+        var owners: [ObjectKey: ObjectKey] = [:]
+        for (key, object) in objects {
+            if let o = owner(key, object) {
+                index[o, default: []].insert(key)
+                owners[key] = o
+            }
+        }
+        return state.withLock { s in
+            var touched = Set<ObjectKey>()
+            for (key, old) in s.objects {
+                guard let new = objects[key] else {
+                    if let o = owner(key, old) { touched.insert(o) }
+                    continue
+                }
+                if changed(old, new) {
+                    if let o = owner(key, old) { touched.insert(o) }
+                    if let o = owners[key] { touched.insert(o) }
+                }
+            }
+            for key in objects.keys where s.objects[key] == nil {
+                if let o = owners[key] { touched.insert(o) }
+            }
+            s.objects = objects
+            s.byOwner = index
+            s.synced = true
+            return touched
+        }
+    }
+}
