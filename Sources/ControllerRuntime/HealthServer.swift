@@ -31,8 +31,12 @@ public struct HealthServer: Sendable {
 
     /// ":8080" (all addresses), "127.0.0.1:8080", "[::1]:8080".
     public static func parseBindAddress(_ text: String) throws(NetError) -> (host: String, port: Int) {
-        if text.hasPrefix(":"), let port = Int(text.dropFirst()), (0...65535).contains(port) { return ("0.0.0.0", port) }
-        return try parseHostPort(text, defaultPort: 8080)
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw .invalidAddress("'\(text)': expected HOST:PORT or :PORT with a port between 0 and 65535")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
     }
 
     /// The standard endpoints: health always answers, readiness and metrics from closures.

@@ -119,6 +119,8 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     }
 
     public var isShuttingDown: Bool { shuttingDown }
+    /// For tests: at least `count` workers are parked in `next()`.
+    func hasWaiters(_ count: Int) -> Bool { waiters.count >= count }
 
     /// Moves due delayed keys to the queue; the time until the next one is due.
     private func promoteDue() -> UInt64? {
