@@ -1,5 +1,5 @@
 /// A Kubernetes Event about the Ensemble.
-public struct EventRecord: Equatable, Sendable {
+public struct EnsembleEvent: Equatable, Sendable {
     public enum Kind: String, Sendable { case normal = "Normal", warning = "Warning" }
     public var type: Kind
     public var reason: String
@@ -14,9 +14,9 @@ public struct EventRecord: Equatable, Sendable {
 
 /// Events are written on transitions only: a reconcile that changes nothing says nothing.
 public enum TransitionEvents {
-    public static func between(_ previous: EnsembleStatus?, _ next: EnsembleStatus, changes: [ChildChange]) -> [EventRecord] {
-        var events: [EventRecord] = changes.map { change in
-            EventRecord(.normal, change.created ? "Created" : "Updated",
+    public static func between(_ previous: EnsembleStatus?, _ next: EnsembleStatus, changes: [ChildChange]) -> [EnsembleEvent] {
+        var events: [EnsembleEvent] = changes.map { change in
+            EnsembleEvent(.normal, change.created ? "Created" : "Updated",
                         "\(change.created ? "created" : "updated") \(change.kind.rawValue) \(change.name)")
         }
         func flipped(_ kind: Condition.Kind) -> Condition? {
@@ -28,25 +28,25 @@ public enum TransitionEvents {
         }
         if let available = flipped(.available), previous?.condition(.available)?.status != available.status {
             switch available.status {
-            case .isTrue: events.append(EventRecord(.normal, "Available", available.message))
+            case .isTrue: events.append(EnsembleEvent(.normal, "Available", available.message))
             case .isFalse where previous?.condition(.available)?.status == .isTrue:
-                events.append(EventRecord(.warning, available.reason, available.message))
+                events.append(EnsembleEvent(.warning, available.reason, available.message))
             default: break
             }
         }
         if let degraded = flipped(.degraded) {
             if degraded.status == .isTrue {
-                events.append(EventRecord(.warning, degraded.reason, degraded.message))
+                events.append(EnsembleEvent(.warning, degraded.reason, degraded.message))
             } else if previous?.condition(.degraded)?.status == .isTrue {
-                events.append(EventRecord(.normal, "Recovered", degraded.message))
+                events.append(EnsembleEvent(.normal, "Recovered", degraded.message))
             }
         }
         if let progressing = flipped(.progressing), progressing.reason == "ScalingHeld" {
-            events.append(EventRecord(.warning, progressing.reason, progressing.message))
+            events.append(EnsembleEvent(.warning, progressing.reason, progressing.message))
         }
         if let leader = next.leader, leader != previous?.leader {
             let was = previous?.leader.map { " (was \($0))" } ?? ""
-            events.append(EventRecord(.normal, "LeaderElected", "\(leader) is the leader\(was)"))
+            events.append(EnsembleEvent(.normal, "LeaderElected", "\(leader) is the leader\(was)"))
         }
         return events
     }

@@ -37,7 +37,7 @@ public struct ReconcilePlan: Equatable, Sendable {
     public var delete: [ObservedChild] = []
     /// nil: the stored status is already right.
     public var status: EnsembleStatus?
-    public var events: [EventRecord] = []
+    public var events: [EnsembleEvent] = []
 
     public var isEmpty: Bool { finalizer == .none && apply.isEmpty && delete.isEmpty && status == nil && events.isEmpty }
 }
