@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "EnsembleCore", targets: ["EnsembleCore"]),
         .library(name: "ZKConfig", targets: ["ZKConfig"]),
         .library(name: "LocalEnsemble", targets: ["LocalEnsemble"]),
+        .library(name: "KubernetesClient", targets: ["KubernetesClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -32,6 +33,13 @@ let package = Package(
         .target(name: "ZKAdmin", dependencies: ["NetCore"]),
         // Native ZooKeeper client (jute wire protocol); shared by zkctl and the operator.
         .target(name: "ZooKeeperClient", dependencies: ["NetCore"]),
+        // libcurl (HTTP/1.1 and HTTP/2 over TLS) for the Kubernetes client: one of the two
+        // system libraries the design allows.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // Kubernetes API client: kubeconfig/in-cluster credentials, typed verbs, watches.
+        .target(name: "KubernetesClient", dependencies: ["CCurl", "EnsembleCore"]),
+        // Test-only: the fake API server (scripts/fakeapi) started from Swift tests.
+        .target(name: "KubernetesTestSupport", dependencies: ["KubernetesClient", "EnsembleCore", "ZooKeeperTestSupport"]),
         // Real ZooKeeper processes on this machine: local mode and the integration tests.
         .target(name: "LocalEnsemble", dependencies: ["ZKConfig", "NetCore", "ZKAdmin"]),
         // Test-only helpers (ensembles on private loopback blocks); only test targets depend on it.
@@ -53,6 +61,7 @@ let package = Package(
             name: "zkctl",
             dependencies: ["EnsembleCore", "ZKConfig", "NetCore", "ZKAdmin", "LocalEnsemble", "ZooKeeperClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        .testTarget(name: "KubernetesClientTests", dependencies: ["KubernetesClient", "KubernetesTestSupport", "EnsembleCore", "ZooKeeperTestSupport"]),
         .testTarget(name: "ZKConfigTests", dependencies: ["ZKConfig"]),
         .testTarget(name: "ControllerRuntimeTests", dependencies: ["ControllerRuntime", "EnsembleCore", "NetCore"]),
         .testTarget(name: "EnsembleCoreTests", dependencies: ["EnsembleCore", "ZKConfig"], exclude: ["Golden"]),

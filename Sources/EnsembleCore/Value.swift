@@ -57,6 +57,12 @@ public struct Object: Equatable, Sendable, Sequence {
         for (key, value) in entries { self[key] = value }
     }
 
+    /// Entries whose keys the caller has already checked to be distinct (the JSON parser):
+    /// skips the per-key search that makes building a large object quadratic.
+    init(uniqueKeys entries: [(key: String, value: Value)]) {
+        self.entries = entries
+    }
+
     public subscript(key: String) -> Value? {
         get { entries.first(where: { $0.key == key })?.value }
         set {
