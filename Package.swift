@@ -52,10 +52,10 @@ let package = Package(
         ),
         // The controller runtime: caches, watchers, work queue, leader election, metrics and the
         // health server. I/O shell, generic over resources; the decisions live in EnsembleCore.
-        .target(name: "ControllerRuntime", dependencies: ["EnsembleCore", "NetCore"]),
+        .target(name: "ControllerRuntime", dependencies: ["EnsembleCore", "NetCore", "KubernetesClient"]),
         .executableTarget(
             name: "EnsembleOperator",
-            dependencies: ["EnsembleCore", "ControllerRuntime", "NetCore", "ZKAdmin", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["EnsembleCore", "ControllerRuntime", "KubernetesClient", "NetCore", "ZKAdmin", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "zkctl",
@@ -63,7 +63,7 @@ let package = Package(
         ),
         .testTarget(name: "KubernetesClientTests", dependencies: ["KubernetesClient", "KubernetesTestSupport", "EnsembleCore", "ZooKeeperTestSupport"]),
         .testTarget(name: "ZKConfigTests", dependencies: ["ZKConfig"]),
-        .testTarget(name: "ControllerRuntimeTests", dependencies: ["ControllerRuntime", "EnsembleCore", "NetCore"]),
+        .testTarget(name: "ControllerRuntimeTests", dependencies: ["ControllerRuntime", "EnsembleCore", "NetCore", "KubernetesClient"]),
         .testTarget(name: "EnsembleCoreTests", dependencies: ["EnsembleCore", "ZKConfig"], exclude: ["Golden"]),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),
         .testTarget(name: "ZooKeeperClientTests", dependencies: ["ZooKeeperClient", "NetCore", "ZooKeeperTestSupport"]),

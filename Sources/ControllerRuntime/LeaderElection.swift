@@ -1,4 +1,5 @@
 import EnsembleCore
+import KubernetesClient
 import NetCore
 
 /// The fields of a coordination.k8s.io/v1 Lease that election reads and writes.
@@ -131,16 +132,16 @@ public struct LeaderElection: Sendable {
         public var description: String { if case .lost(let why) = self { return "leadership lost: \(why)" } else { return "" } }
     }
 
-    public let api: any KubernetesAPI
+    public let client: KubernetesClient
     public let namespace: String
     public let name: String
     public let logger: Logger
     public let metrics: MetricsRegistry?
     let elector: LeaderElector
 
-    public init(api: any KubernetesAPI, namespace: String, name: String, identity: String, leaseDuration: Double = 15,
+    public init(client: KubernetesClient, namespace: String, name: String, identity: String, leaseDuration: Double = 15,
                 renewDeadline: Double = 10, retryPeriod: Double = 2, logger: Logger, metrics: MetricsRegistry? = nil) {
-        self.api = api
+        self.client = client
         self.namespace = namespace
         self.name = name
         self.logger = logger
@@ -148,16 +149,29 @@ public struct LeaderElection: Sendable {
         elector = LeaderElector(identity: identity, leaseDuration: leaseDuration, renewDeadline: renewDeadline, retryPeriod: retryPeriod)
     }
 
-    /// Waits until this process holds the lease, then runs `body` while renewing it. When
-    /// `body` returns (shutdown), the lease is released. Throws `Failure.lost` if renewals
-    /// fail past the renew deadline; `body` is cancelled first.
-    public func whileLeading(_ body: @escaping @Sendable () async throws -> Void) async throws {
-        var elector = self.elector
+    /// Waits until this process holds the lease (or `stop` fires: then returns at once),
+    /// then runs `body` while renewing it. When `body` returns (shutdown), the lease is
+    /// released. Throws `Failure.lost` if renewals fail past the renew deadline; `body` is
+    /// cancelled first.
+    public func whileLeading(stop: ShutdownSignal, _ body: @escaping @Sendable () async throws -> Void) async throws {
         logger.info("waiting for the leader lease", ["lease": "\(namespace)/\(name)", "identity": elector.identity])
-        while !elector.isLeader {
-            try Task.checkCancellation()
-            try await attempt(&elector)
-            if !elector.isLeader { try await Task.sleep(nanoseconds: UInt64(elector.retryPeriod * 1e9)) }
+        let acquired: LeaderElector? = try await withThrowingTaskGroup(of: LeaderElector?.self) { group in
+            group.addTask { [self] in
+                var elector = self.elector
+                while !elector.isLeader {
+                    try Task.checkCancellation()
+                    try await attempt(&elector)
+                    if !elector.isLeader { try await Task.sleep(nanoseconds: UInt64(elector.retryPeriod * 1e9)) }
+                }
+                return elector
+            }
+            group.addTask { await stop.wait(); return nil }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
+        guard let elector = acquired else {
+            logger.info("stopped before becoming the leader")
+            return
         }
         logger.info("became the leader", ["lease": "\(namespace)/\(name)", "identity": elector.identity])
         metrics?.set("ensemble_operator_leader", [:], 1)
@@ -189,7 +203,7 @@ public struct LeaderElection: Sendable {
     func attempt(_ elector: inout LeaderElector) async throws {
         let lease: LeaseRecord?
         do {
-            lease = LeaseRecord(try await api.get(.leases, namespace: namespace, name: name))
+            lease = LeaseRecord(try await client.get(.leases, name: name, namespace: namespace).value)
         } catch let error where error.isNotFound {
             lease = nil
         } catch {
@@ -201,25 +215,25 @@ public struct LeaderElection: Sendable {
         do {
             switch action {
             case .create(let record):
-                let written = try await api.create(.leases, namespace: namespace, body: record.object(name: name, namespace: namespace))
-                elector.succeeded(LeaseRecord(written), now: monotonicNanoseconds())
+                let written = try await client.create(.leases, record.object(name: name, namespace: namespace), namespace: namespace)
+                elector.succeeded(LeaseRecord(written.value), now: monotonicNanoseconds())
             case .update(let record):
-                let written = try await api.replace(.leases, namespace: namespace, name: name, body: record.object(name: name, namespace: namespace))
-                elector.succeeded(LeaseRecord(written), now: monotonicNanoseconds())
+                let written = try await client.replace(.leases, record.object(name: name, namespace: namespace), namespace: namespace)
+                elector.succeeded(LeaseRecord(written.value), now: monotonicNanoseconds())
             case .wait:
                 return
             }
         } catch {
-            if !(error.isConflict) { logger.warning("writing the lease failed", ["error": "\(error)"]) }
+            if !error.isConflictOrExists { logger.warning("writing the lease failed", ["error": "\(error)"]) }
             _ = elector.failed(now: monotonicNanoseconds())
         }
     }
 
     func release(_ elector: LeaderElector) async {
         do {
-            let lease = LeaseRecord(try await api.get(.leases, namespace: namespace, name: name))
+            let lease = LeaseRecord(try await client.get(.leases, name: name, namespace: namespace).value)
             guard let released = elector.release(lease, wallClock: rfc3339(millisecondPrecision: true)) else { return }
-            _ = try await api.replace(.leases, namespace: namespace, name: name, body: released.object(name: name, namespace: namespace))
+            _ = try await client.replace(.leases, released.object(name: name, namespace: namespace), namespace: namespace)
             logger.info("released the leader lease", ["lease": "\(namespace)/\(name)"])
         } catch {
             logger.warning("releasing the lease failed; a standby takes over when it expires", ["error": "\(error)"])
@@ -228,6 +242,8 @@ public struct LeaderElection: Sendable {
 }
 
 extension Error {
-    var isNotFound: Bool { (self as? APIError)?.isNotFound ?? false }
-    var isConflict: Bool { (self as? APIError)?.isConflict ?? false }
+    public var isNotFound: Bool { (self as? KubernetesError)?.isNotFound ?? false }
+    public var isConflict: Bool { (self as? KubernetesError)?.isConflict ?? false }
+    /// 409 Conflict or AlreadyExists: someone else wrote first.
+    public var isConflictOrExists: Bool { isConflict || ((self as? KubernetesError)?.isAlreadyExists ?? false) }
 }

@@ -1,30 +1,66 @@
 import Dispatch
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// SIGTERM and SIGINT as an awaitable event: the process then stops taking work, finishes
-/// what is in flight and releases its lease.
+/// SIGTERM and SIGINT as an awaitable, broadcast event: the process then stops taking work,
+/// finishes what is in flight and releases its lease. Every waiter wakes; later waiters
+/// return at once.
 public final class ShutdownSignal: @unchecked Sendable {
-    // Set once in init, never mutated: the sources only need to stay alive.
-    private let sources: [any DispatchSourceSignal]
-    private let wake = WakeSignal()
+    private let state = Mutex<(triggered: Bool, waiters: [Int: CheckedContinuation<Void, Never>], next: Int)>((false, [:], 0))
 
     public init(signals: [Int32] = [SIGTERM, SIGINT]) {
         var sources: [any DispatchSourceSignal] = []
-        let wake = self.wake
         for number in signals {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { wake.fire() }
-            source.resume()
             sources.append(source)
         }
-        self.sources = sources
+        // Handlers capture self weakly through a box set after init.
+        let box = WeakBox()
+        for source in sources {
+            source.setEventHandler { box.target?.trigger() }
+            source.resume()
+        }
+        self.sourcesStorage = sources
+        box.target = self
     }
 
-    /// Returns when a signal arrives (or the task is cancelled).
-    public func wait() async { await wake.wait() }
+    // Written once in init: the sources only need to stay alive.
+    private var sourcesStorage: [any DispatchSourceSignal] = []
 
-    public func trigger() { wake.fire() }
+    public var isTriggered: Bool { state.withLock { $0.triggered } }
+
+    public func trigger() {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.triggered = true
+            let w = Array(s.waiters.values)
+            s.waiters.removeAll()
+            return w
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns when the signal arrives, or when the waiting task is cancelled.
+    public func wait() async {
+        let id = state.withLock { s -> Int in s.next += 1; return s.next }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { s -> Bool in
+                    if s.triggered || Task.isCancelled { return true }
+                    s.waiters[id] = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.resume()
+        }
+    }
+
+    private final class WeakBox: @unchecked Sendable {
+        weak var target: ShutdownSignal?
+    }
 }

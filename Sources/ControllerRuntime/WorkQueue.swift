@@ -141,22 +141,18 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     /// when an earlier one arrives.
     public func runTimers() async {
         while !shuttingDown && !Task.isCancelled {
-            let wait = promoteDue()
-            let signal = wake
-            await withTaskGroup(of: Void.self) { group in
-                if let wait {
-                    group.addTask { try? await Task.sleep(nanoseconds: wait) }
-                }
-                group.addTask { await signal.wait() }
-                await group.next()
-                group.cancelAll()
+            if let wait = promoteDue() {
+                await wake.wait(timeout: Double(wait) / 1e9)
+            } else {
+                await wake.wait()
             }
         }
     }
 }
 
-/// A one-shot wake-up that a waiter can also be cancelled out of.
-final class WakeSignal: Sendable {
+/// A wake-up for one waiter at a time, which cancellation or a timeout also ends. A `fire`
+/// with nobody waiting is kept for the next `wait`.
+public final class WakeSignal: Sendable {
     private struct State {
         var waiter: CheckedContinuation<Void, Never>?
         var pending = false
@@ -164,7 +160,9 @@ final class WakeSignal: Sendable {
 
     private let state = Mutex(State())
 
-    func wait() async {
+    public init() {}
+
+    public func wait() async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { s -> Bool in
@@ -179,7 +177,17 @@ final class WakeSignal: Sendable {
         }
     }
 
-    func fire() {
+    /// Waits for `fire` or `timeout` seconds, whichever comes first.
+    public func wait(timeout: Double) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(nanoseconds: UInt64(max(0, timeout) * 1e9)) }
+            group.addTask { await self.wait() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    public func fire() {
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
             let w = s.waiter
             s.waiter = nil

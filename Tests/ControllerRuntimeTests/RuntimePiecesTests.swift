@@ -4,24 +4,6 @@ import NetCore
 import Synchronization
 import Testing
 
-@Suite struct WatchCursorTests {
-    @Test func listThenWatchResumeAndRelistOnGone() {
-        var cursor = WatchCursor()
-        #expect(cursor.next == .list)
-        #expect(cursor.listed(resourceVersion: "10") == .watch(resourceVersion: "10"))
-        cursor.saw(resourceVersion: "12")
-        #expect(cursor.ended() == .watch(resourceVersion: "12"), "a dropped watch resumes from the last version seen")
-        #expect(cursor.gone() == .list, "410 Gone relists")
-        _ = cursor.listed(resourceVersion: "20")
-        #expect(cursor.failed() == .backoff(seconds: 0.2, then: .watch("20")))
-        #expect(cursor.failed() == .backoff(seconds: 0.4, then: .watch("20")))
-        for _ in 0..<20 { _ = cursor.failed() }
-        #expect(cursor.failed() == .backoff(seconds: 30, then: .watch("20")), "bounded")
-        cursor.saw(resourceVersion: "")
-        #expect(cursor.failed() == .backoff(seconds: 0.2, then: .watch("20")), "an event resets the backoff, an empty version keeps the cursor")
-    }
-}
-
 @Suite struct LeaderElectorTests {
     let second: UInt64 = 1_000_000_000
 

@@ -1,4 +1,5 @@
 @testable import ControllerRuntime
+import KubernetesClient
 import NetCore
 import Synchronization
 import Testing
@@ -109,7 +110,7 @@ import Testing
         let metrics = MetricsRegistry()
         let controller = Controller(name: "test", queue: queue, workers: 2, logger: Logger(level: .error), metrics: metrics) { key in
             let n = attempts.withLock { a -> Int in a[key.name, default: 0] += 1; return a[key.name]! }
-            if key.name == "bad" && n < 3 { throw APIError.status(code: 500, reason: "InternalError", message: "injected") }
+            if key.name == "bad" && n < 3 { throw KubernetesError.api(method: "PATCH", path: "/x", status: APIStatus(code: 500, reason: "InternalError", message: "injected")) }
             return .awaitChange
         }
         await withTaskGroup(of: Void.self) { group in

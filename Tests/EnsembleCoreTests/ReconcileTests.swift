@@ -307,3 +307,28 @@ let later = "2025-01-01T00:05:00Z"
         #expect(invalid.errors.first?.path == "spec.replicas")
     }
 }
+
+@Suite struct MemberAddressTests {
+    @Test func defaultIsTheStableDNSName() throws {
+        let zk = try #require(try record(serverEnsemble()).ensemble)
+        let address = try #require(try MemberAddressTemplate().address(of: zk, ordinal: 2))
+        #expect(address.host == "zk-2.zk-hs.ns.svc.cluster.local" && address.port == 2181)
+        let cassandra = try #require(try record(serverEnsemble(spec: ["engine": "Cassandra"])).ensemble)
+        #expect(try MemberAddressTemplate().address(of: cassandra, ordinal: 0)?.port == 9042)
+    }
+
+    @Test func templatesReachMembersOutsideTheCluster() throws {
+        let zk = try #require(try record(serverEnsemble()).ensemble)
+        let address = try #require(try MemberAddressTemplate("127.0.5.{id}:{port}").address(of: zk, ordinal: 0))
+        #expect(address.host == "127.0.5.1" && address.port == 2181)
+        #expect(try MemberAddressTemplate("[::1]:{port}").address(of: zk, ordinal: 0)?.host == "::1")
+        #expect(try MemberAddressTemplate("{name}-{ordinal}.example:3000").address(of: zk, ordinal: 4)?.host == "zk-4.example")
+    }
+
+    @Test func badTemplatesAreRefusedWithTheReason() {
+        #expect(throws: MemberAddressTemplate.Invalid.self) { try MemberAddressTemplate("{pod}.{svc}:{port}") }
+        #expect(throws: MemberAddressTemplate.Invalid.self) { try MemberAddressTemplate("{pod") }
+        #expect(throws: MemberAddressTemplate.Invalid.self) { try MemberAddressTemplate("{pod}.x") }
+        do { _ = try MemberAddressTemplate("{pod}.{svc}:{port}") } catch { #expect(error.description.contains("{svc}")) }
+    }
+}

@@ -6,6 +6,8 @@ public struct EnsembleRecord: Equatable, Sendable {
     public var name: String
     public var uid: String
     public var generation: Int
+    /// For writes that must fail rather than clobber (finalizer patches).
+    public var resourceVersion: String
     public var deleting: Bool
     public var finalizers: [String]
     /// The decoded, defaulted Ensemble; nil when the spec does not decode at all.
@@ -16,12 +18,13 @@ public struct EnsembleRecord: Equatable, Sendable {
 
     public var errors: [Problem] { problems.filter { $0.severity == .error } }
 
-    public init(namespace: String, name: String, uid: String, generation: Int, deleting: Bool = false, finalizers: [String] = [],
-                ensemble: Ensemble?, problems: [Problem] = [], status: EnsembleStatus? = nil) {
+    public init(namespace: String, name: String, uid: String, generation: Int, resourceVersion: String = "", deleting: Bool = false,
+                finalizers: [String] = [], ensemble: Ensemble?, problems: [Problem] = [], status: EnsembleStatus? = nil) {
         self.namespace = namespace
         self.name = name
         self.uid = uid
         self.generation = generation
+        self.resourceVersion = resourceVersion
         self.deleting = deleting
         self.finalizers = finalizers
         self.ensemble = ensemble
@@ -50,7 +53,7 @@ public struct EnsembleRecord: Equatable, Sendable {
         ]
         let report = Validator.validate(document: SourceDocument(value: document, source: "\(namespace)/\(name)"))
         self.init(namespace: namespace, name: name, uid: uid, generation: generation,
-                  deleting: meta["deletionTimestamp"] != nil && meta["deletionTimestamp"] != .null,
+                  resourceVersion: meta["resourceVersion"]?.stringValue ?? "", deleting: meta["deletionTimestamp"] != nil && meta["deletionTimestamp"] != .null,
                   finalizers: (meta["finalizers"]?.arrayValue ?? []).compactMap(\.stringValue),
                   ensemble: report.ensemble, problems: report.problems, status: EnsembleStatus(value["status"]))
     }

@@ -1,0 +1,205 @@
+import ControllerRuntime
+import Dispatch
+import EnsembleCore
+import NetCore
+import Synchronization
+import ZKAdmin
+
+/// Asks members what they are (`srvr`/`mntr` for ZooKeeper, a CQL OPTIONS handshake for
+/// Cassandra), off the reconcile path: its own loop, blocking sockets on threads of their
+/// own, at most `concurrency` members at once, each bounded by `timeout` (name resolution
+/// included). A member that never answers costs its own probe's timeout and nothing else:
+/// reconciles read the last answers from here and never wait for a member.
+///
+/// When what a member says changes (role, answering or not; not the zxid, which moves with
+/// every write), the Ensemble is queued for a reconcile, which writes the status.
+final class MemberProber: Sendable {
+    struct Detail: Sendable, Equatable {
+        var observation: MemberObservation
+        var pod: String
+        /// ZooKeeper figures for /metrics.
+        var status: MemberStatus?
+    }
+
+    let caches: Caches
+    let template: MemberAddressTemplate
+    let interval: Double
+    let timeout: Double
+    let concurrency: Int
+    let metrics: MetricsRegistry
+    let logger: Logger
+    private let results = Mutex<[ObjectKey: [Int: Detail]]>([:])
+    private let requested = Mutex<Set<ObjectKey>>([])
+    private let wake = WakeSignal()
+
+    init(caches: Caches, template: MemberAddressTemplate, interval: Double, timeout: Double, concurrency: Int = 32,
+         metrics: MetricsRegistry, logger: Logger) {
+        self.caches = caches
+        self.template = template
+        self.interval = interval
+        self.timeout = timeout
+        self.concurrency = concurrency
+        self.metrics = metrics
+        self.logger = logger
+        for (name, help) in [
+            ("ensemble_member_up", "1 when the member answered the operator's check (srvr or CQL OPTIONS), else 0."),
+            ("ensemble_member_role", "1 for the ZooKeeper member's current mode (label role)."),
+            ("ensemble_member_zxid_lag", "Transactions the ZooKeeper member is behind the leader's zxid."),
+            ("ensemble_member_outstanding_requests", "Requests queued on the ZooKeeper member (mntr zk_outstanding_requests)."),
+            ("ensemble_member_latency_avg_milliseconds", "Average request latency the ZooKeeper member reports."),
+            ("ensemble_member_latency_max_milliseconds", "Maximum request latency the ZooKeeper member reports."),
+        ] {
+            metrics.register(name, .gauge, help: help)
+        }
+    }
+
+    /// The last answers of one Ensemble's members.
+    func observations(_ key: ObjectKey) -> [Int: MemberObservation] {
+        results.withLock { $0[key]?.mapValues(\.observation) ?? [:] }
+    }
+
+    /// Asks for this Ensemble's members to be checked now rather than at the next round.
+    func request(_ key: ObjectKey) {
+        requested.withLock { _ = $0.insert(key) }
+        wake.fire()
+    }
+
+    func forget(_ key: ObjectKey) {
+        results.withLock { _ = $0.removeValue(forKey: key) }
+        for name in Self.metricNames { metrics.replace(name, matching: Self.prefix(key), []) }
+    }
+
+    static let metricNames = ["ensemble_member_up", "ensemble_member_role", "ensemble_member_zxid_lag", "ensemble_member_outstanding_requests",
+                              "ensemble_member_latency_avg_milliseconds", "ensemble_member_latency_max_milliseconds"]
+
+    static func prefix(_ key: ObjectKey) -> [(String, String)] { [("namespace", key.namespace), ("ensemble", key.name)] }
+
+    /// Rounds until cancelled: every `interval`, or sooner for requested Ensembles.
+    func run(onChange: @escaping @Sendable (ObjectKey) async -> Void) async {
+        var lastFull = UInt64(0)
+        while !Task.isCancelled {
+            let now = monotonicNanoseconds()
+            let full = now &- lastFull >= UInt64(interval * 1e9) || lastFull == 0
+            let keys: [ObjectKey]
+            if full {
+                lastFull = now
+                requested.withLock { $0.removeAll() }
+                keys = caches.ensembles.keys
+            } else {
+                keys = requested.withLock { set in defer { set.removeAll() }; return Array(set) }
+            }
+            if !keys.isEmpty { await probe(keys, onChange: onChange) }
+            let remaining = Double(UInt64(interval * 1e9) &- min(UInt64(interval * 1e9), monotonicNanoseconds() &- lastFull)) / 1e9
+            await wake.wait(timeout: max(0.05, remaining))
+        }
+    }
+
+    private func probe(_ keys: [ObjectKey], onChange: @escaping @Sendable (ObjectKey) async -> Void) async {
+        var jobs: [(ObjectKey, Ensemble, ObservedPod, Int)] = []
+        for key in keys {
+            guard let record = caches.ensembles.get(key), let ensemble = record.ensemble, !record.deleting else { continue }
+            for pod in caches.pods.owned(by: key) where !pod.deleting {
+                if let ordinal = pod.ordinal { jobs.append((key, ensemble, pod, ordinal)) }
+            }
+        }
+        var fresh: [ObjectKey: [Int: Detail]] = [:]
+        await withTaskGroup(of: (ObjectKey, Int, Detail).self) { group in
+            var next = 0
+            func launch() {
+                let (key, ensemble, pod, ordinal) = jobs[next]
+                next += 1
+                group.addTask { [self] in (key, ordinal, await check(ensemble, pod: pod, ordinal: ordinal)) }
+            }
+            while next < min(jobs.count, concurrency) { launch() }
+            for await (key, ordinal, detail) in group {
+                fresh[key, default: [:]][ordinal] = detail
+                if next < jobs.count { launch() }
+            }
+        }
+        for key in keys {
+            let details = fresh[key] ?? [:]
+            let previous = results.withLock { r -> [Int: Detail]? in
+                let old = r[key]
+                if caches.ensembles.get(key) == nil { r[key] = nil } else { r[key] = details }
+                return old
+            }
+            publish(key, details)
+            if Self.significant(previous ?? [:]) != Self.significant(details) { await onChange(key) }
+        }
+    }
+
+    /// What a status shows, without the zxid (it moves with every write).
+    static func significant(_ details: [Int: Detail]) -> [Int: String] {
+        details.mapValues { detail in
+            switch detail.observation.answer {
+            case .zooKeeper(let role, _): return "zk:\(role)"
+            case .cassandra(let version): return "cql:\(version)"
+            case .failed(let reason): return "failed:\(reason)"
+            }
+        }
+    }
+
+    private func check(_ ensemble: Ensemble, pod: ObservedPod, ordinal: Int) async -> Detail {
+        guard let (host, port) = template.address(of: ensemble, ordinal: ordinal) else {
+            return Detail(observation: MemberObservation(ordinal: ordinal, answer: .failed("member address template gives no host:port")), pod: pod.name)
+        }
+        let timeout = self.timeout
+        let engine = ensemble.spec.engine
+        // Sockets here block (bounded by the deadline): run them on a thread of their own.
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                let deadline = Deadline.after(seconds: timeout)
+                let detail: Detail
+                switch engine {
+                case .zooKeeper:
+                    do {
+                        let status = try MemberStatus.fetch(host: host, port: port, deadline: deadline)
+                        detail = Detail(observation: MemberObservation(ordinal: ordinal, answer: .zooKeeper(role: status.mode.rawValue, zxid: status.zxid)),
+                                        pod: pod.name, status: status)
+                    } catch {
+                        detail = Detail(observation: MemberObservation(ordinal: ordinal, answer: .failed("\(host):\(port): \(error)")), pod: pod.name)
+                    }
+                case .cassandra:
+                    do {
+                        let supported = try CQLHandshake.options(host: host, port: port, deadline: deadline)
+                        let versions = (supported["CQL_VERSION"] ?? []).joined(separator: ",")
+                        detail = Detail(observation: MemberObservation(ordinal: ordinal, answer: .cassandra(cqlVersion: versions)), pod: pod.name)
+                    } catch {
+                        detail = Detail(observation: MemberObservation(ordinal: ordinal, answer: .failed("\(host):\(port): \(error)")), pod: pod.name)
+                    }
+                }
+                continuation.resume(returning: detail)
+            }
+        }
+    }
+
+    /// Per-member figures from the replies already read: no extra requests for /metrics.
+    private func publish(_ key: ObjectKey, _ details: [Int: Detail]) {
+        let prefix = Self.prefix(key)
+        let leaderZxid = details.values.compactMap { $0.status?.mode == .leader ? $0.status?.zxid : nil }.first
+        var up: [([(String, String)], Double)] = []
+        var role: [([(String, String)], Double)] = []
+        var lag: [([(String, String)], Double)] = []
+        var outstanding: [([(String, String)], Double)] = []
+        var latencyAvg: [([(String, String)], Double)] = []
+        var latencyMax: [([(String, String)], Double)] = []
+        for ordinal in details.keys.sorted() {
+            let detail = details[ordinal]!
+            let labels = prefix + [("pod", detail.pod)]
+            if case .failed = detail.observation.answer { up.append((labels, 0)) } else { up.append((labels, 1)) }
+            guard let status = detail.status else { continue }
+            role.append((labels + [("role", status.mode.rawValue)], 1))
+            if let leaderZxid { lag.append((labels, leaderZxid >= status.zxid ? Double(leaderZxid - status.zxid) : 0)) }
+            outstanding.append((labels, Double(status.outstanding)))
+            latencyAvg.append((labels, status.latencyAvg))
+            latencyMax.append((labels, status.latencyMax))
+        }
+        metrics.replace("ensemble_member_up", matching: prefix, up)
+        metrics.replace("ensemble_member_role", matching: prefix, role)
+        metrics.replace("ensemble_member_zxid_lag", matching: prefix, lag)
+        metrics.replace("ensemble_member_outstanding_requests", matching: prefix, outstanding)
+        metrics.replace("ensemble_member_latency_avg_milliseconds", matching: prefix, latencyAvg)
+        metrics.replace("ensemble_member_latency_max_milliseconds", matching: prefix, latencyMax)
+    }
+}
+
