@@ -63,6 +63,9 @@ let package = Package(
         ),
         .testTarget(name: "KubernetesClientTests", dependencies: ["KubernetesClient", "KubernetesTestSupport", "EnsembleCore", "ZooKeeperTestSupport"]),
         .testTarget(name: "ZKConfigTests", dependencies: ["ZKConfig"]),
+        // The real ensemble-operator binary against the fake API server (and a real one with
+        // ENSEMBLE_TEST_KUBECONFIG), with real ZooKeeper members on 127.x.y.z.
+        .testTarget(name: "OperatorE2ETests", dependencies: ["EnsembleCore", "KubernetesClient", "KubernetesTestSupport", "NetCore", "ZooKeeperTestSupport"]),
         .testTarget(name: "ControllerRuntimeTests", dependencies: ["ControllerRuntime", "EnsembleCore", "NetCore", "KubernetesClient"]),
         .testTarget(name: "EnsembleCoreTests", dependencies: ["EnsembleCore", "ZKConfig"], exclude: ["Golden"]),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),

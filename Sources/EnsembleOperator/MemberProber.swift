@@ -41,6 +41,7 @@ final class MemberProber: Sendable {
         self.concurrency = concurrency
         self.metrics = metrics
         self.logger = logger
+        metrics.register("ensemble_member_probe_rounds_total", .counter, help: "Rounds of member checks completed.")
         for (name, help) in [
             ("ensemble_member_up", "1 when the member answered the operator's check (srvr or CQL OPTIONS), else 0."),
             ("ensemble_member_role", "1 for the ZooKeeper member's current mode (label role)."),
@@ -89,6 +90,7 @@ final class MemberProber: Sendable {
                 keys = requested.withLock { set in defer { set.removeAll() }; return Array(set) }
             }
             if !keys.isEmpty { await probe(keys, onChange: onChange) }
+            if full { metrics.increment("ensemble_member_probe_rounds_total") }
             let remaining = Double(UInt64(interval * 1e9) &- min(UInt64(interval * 1e9), monotonicNanoseconds() &- lastFull)) / 1e9
             await wake.wait(timeout: max(0.05, remaining))
         }
