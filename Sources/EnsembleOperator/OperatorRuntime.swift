@@ -101,17 +101,16 @@ struct OperatorRuntime: Sendable {
                     } else {
                         try await reconcileLoop()
                     }
-                    throw StopServers()
                 }
-                do { try await group.waitForAll() } catch is StopServers {}
+                // The servers never end on their own: the first child to finish is the main one.
+                try await group.next()
+                group.cancelAll()
             }
         } catch let error as LeaderElection.Failure {
             throw Failure(description: error.description)
         }
         logger.info("stopped")
     }
-
-    private struct StopServers: Error {}
 
     /// Runs until shutdown: informers and the prober in the background, the workers in front.
     /// On shutdown the queue stops handing out keys, the reconciles in flight finish, then the
@@ -120,10 +119,16 @@ struct OperatorRuntime: Sendable {
         let namespace = settings.namespace ?? KubernetesClient.allNamespaces
         let enqueue: @Sendable (Set<ObjectKey>) async -> Void = { keys in for key in keys { await queue.add(key) } }
         await withTaskGroup(of: Void.self) { background in
-            for informer in caches.informers(namespace: namespace) {
-                background.addTask { [client, logger] in await informer(client, logger, enqueue) }
+            for (index, informer) in caches.informers(namespace: namespace).enumerated() {
+                background.addTask { [client, logger] in
+                    await informer(client, logger, enqueue)
+                    logger.debug("informer stopped", ["index": String(index)])
+                }
             }
-            background.addTask { await prober.run { key in await queue.add(key) } }
+            background.addTask { [logger] in
+                await prober.run { key in await queue.add(key) }
+                logger.debug("member prober stopped")
+            }
             await withTaskGroup(of: Void.self) { front in
                 front.addTask { await controller.run() }
                 front.addTask {
@@ -133,6 +138,7 @@ struct OperatorRuntime: Sendable {
                 }
                 await front.waitForAll()
             }
+            logger.debug("workers stopped; stopping informers and the member prober")
             background.cancelAll()
         }
     }

@@ -77,14 +77,14 @@ func withCluster(_ backend: Backend, _ body: (TestCluster) async throws -> Void)
 let realSkipped = "ENSEMBLE_TEST_KUBECONFIG is not set: the real-API-server runs of these scenarios are skipped (they always run against the fake)"
 
 @Suite(.serialized, .timeLimit(.minutes(5))) struct OperatorE2ETests {
-    static var backends: [Backend] {
+    static let backends: [Backend] = {
         if TestCluster.realKubeconfig == nil {
             // Say why once, where people look: the test log.
             FileHandle.standardError.write(Data("note: \(realSkipped)\n".utf8))
             return [.fake]
         }
         return Backend.allCases
-    }
+    }()
 
     static let childNames: [(ResourceType, String)] = [
         (.configMaps, "zk-config"), (.services, "zk-hs"), (.services, "zk-client"), (.podDisruptionBudgets, "zk-pdb"), (.statefulSets, "zk"),

@@ -15,9 +15,12 @@ public struct EnsembleEvent: Equatable, Sendable {
 /// Events are written on transitions only: a reconcile that changes nothing says nothing.
 public enum TransitionEvents {
     public static func between(_ previous: EnsembleStatus?, _ next: EnsembleStatus, changes: [ChildChange]) -> [EnsembleEvent] {
-        var events: [EnsembleEvent] = changes.map { change in
-            EnsembleEvent(.normal, change.created ? "Created" : "Updated",
-                        "\(change.created ? "created" : "updated") \(change.kind.rawValue) \(change.name)")
+        // One event per kind of change, naming every child: a thousand new Ensembles cost a
+        // thousand events, not five thousand.
+        var events: [EnsembleEvent] = []
+        for (created, reason) in [(true, "Created"), (false, "Updated")] {
+            let names = changes.filter { $0.created == created }.map { "\($0.kind.rawValue) \($0.name)" }
+            if !names.isEmpty { events.append(EnsembleEvent(.normal, reason, "\(created ? "created" : "updated") \(names.joined(separator: ", "))")) }
         }
         func flipped(_ kind: Condition.Kind) -> Condition? {
             guard let new = next.condition(kind) else { return nil }
