@@ -26,7 +26,7 @@ public struct Controller: Sendable {
         metrics.register("ensemble_operator_reconcile_total", .counter, help: "Reconciles by result (success, requeue, error).")
         metrics.register("ensemble_operator_reconcile_errors_total", .counter, help: "Reconciles that failed.")
         metrics.register("ensemble_operator_reconcile_duration_seconds", .histogram, help: "Time one reconcile took.",
-                         buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10])
+                         buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10])
         metrics.register("ensemble_operator_workqueue_depth", .gauge, help: "Keys waiting for a worker.")
     }
 

@@ -80,7 +80,18 @@ struct EnsembleReconciler: Sendable {
                 log.info("deleted", ["kind": child.kind.rawValue, "name": child.name])
             } catch where error.isNotFound {}
         }
-        if let status = plan.status {
+        // After applying, the status describes the children as written (a new Ensemble goes
+        // straight to Creating instead of writing Pending first).
+        var status = plan.status
+        var events = plan.events
+        if !plan.apply.isEmpty {
+            var refreshed = input
+            refreshed.children = caches.children(of: key)
+            let after = Reconciler.plan(refreshed)
+            status = after.status
+            events = plan.events.filter { $0.reason == "Created" || $0.reason == "Updated" } + after.events
+        }
+        if let status {
             let written = try await client.patchStatus(.ensembles, name: key.name, namespace: key.namespace,
                                                        patch: ["status": Self.mergePatch(from: record.status?.value, to: status.value)])
             if let fresh = EnsembleRecord(written.value) { caches.ensembles.upsert(key, fresh) }
@@ -89,7 +100,7 @@ struct EnsembleReconciler: Sendable {
                                    "observedGeneration": String(status.observedGeneration)])
             }
         }
-        for item in plan.events { await event(record, item) }
+        for item in events { await event(record, item) }
         requestProbeIfNeeded(key, input)
         return .awaitChange
     }

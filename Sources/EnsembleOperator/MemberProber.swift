@@ -191,7 +191,7 @@ final class MemberProber: Sendable {
             if case .failed = detail.observation.answer { up.append((labels, 0)) } else { up.append((labels, 1)) }
             guard let status = detail.status else { continue }
             role.append((labels + [("role", status.mode.rawValue)], 1))
-            if let leaderZxid { lag.append((labels, leaderZxid >= status.zxid ? Double(leaderZxid - status.zxid) : 0)) }
+            if let leaderZxid { lag.append((labels, Double(Zxid.lag(leader: leaderZxid, member: status.zxid)))) }
             outstanding.append((labels, Double(status.outstanding)))
             latencyAvg.append((labels, status.latencyAvg))
             latencyMax.append((labels, status.latencyMax))

@@ -334,3 +334,16 @@ let later = "2025-01-01T00:05:00Z"
         do { _ = try MemberAddressTemplate("{pod}.{svc}:{port}") } catch { #expect(error.description.contains("{svc}")) }
     }
 }
+
+@Suite struct ZxidTests {
+    @Test(arguments: [
+        (UInt64(0x2_0000_0000), UInt64(0x1_0000_0005), UInt64(0)),   // fresh leader, follower synced to the old epoch
+        (0x2_0000_0007, 0x1_0000_0005, 7),                          // the member missed all of the new epoch
+        (0x2_0000_0007, 0x2_0000_0004, 3),
+        (0x2_0000_0007, 0x2_0000_0009, 0),                          // read a newer reply than the leader's
+        (0x2_0000_0007, 0x3_0000_0001, 0),
+    ])
+    func lagCountsTransactionsOfTheLeadersEpoch(leader: UInt64, member: UInt64, lag: UInt64) {
+        #expect(Zxid.lag(leader: leader, member: member) == lag)
+    }
+}
