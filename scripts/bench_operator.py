@@ -165,15 +165,16 @@ def quantile(series, q):
     return float("nan")
 
 
-def peak_rss_mib(pid):
+def memory_mib(pid, field):
+    """VmHWM (peak RSS), VmRSS, RssAnon or RssFile (shared libraries' pages) of a process."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def run_size(n, binary, steady_seconds, members):
+def run_size(n, binary, steady_seconds, members, extra):
     fake = Fake()
     operator = None
     marker = None
@@ -192,7 +193,7 @@ def run_size(n, binary, steady_seconds, members):
         started = time.monotonic()
         operator = subprocess.Popen([binary, "--kubeconfig", fake.kubeconfig, "--namespace", NS, "--metrics-bind-address", "0",
                                      "--health-probe-bind-address", f"127.0.0.1:{health}", "--log-level", "warning",
-                                     "--member-address-template", "127.0.0.1:9", "--member-probe-timeout", "1"],
+                                     "--member-address-template", "127.0.0.1:9", "--member-probe-timeout", "1"] + extra,
                                     stdout=log, stderr=subprocess.STDOUT)
         converged = None
         deadline = started + 600
@@ -209,8 +210,16 @@ def run_size(n, binary, steady_seconds, members):
             if operator.poll() is not None:
                 raise SystemExit(f"operator exited; log {fake.dir}/operator.log")
             time.sleep(0.2)
-        first = metrics(health)
-        verbs = requests_by_verb(first)
+        # Let the tail of convergence (the last events after the last status) finish: the
+        # window at rest starts once the operator's request counters stand still for 2 s.
+        previous, still = None, 0
+        while still < 4:
+            first = metrics(health)
+            verbs = requests_by_verb(first)
+            current = sum(v for k, v in verbs.items() if k in WRITE_VERBS)
+            still = still + 1 if current == previous else 0
+            previous = current
+            time.sleep(0.5)
         # At rest: nothing changes; member checks go on; count what the operator sends.
         fake.request("DELETE", "/fake/requests")
         time.sleep(steady_seconds)
@@ -222,7 +231,9 @@ def run_size(n, binary, steady_seconds, members):
         rest_all = sum(rest.values())
         writes_first = sum(v for k, v in verbs.items() if k in WRITE_VERBS)
         return {
-            "n": n, "converged": converged, "rss": peak_rss_mib(operator.pid),
+            "n": n, "converged": converged, "rss": memory_mib(operator.pid, "VmHWM"),
+            "rss_rest": memory_mib(operator.pid, "VmRSS"), "anon_rest": memory_mib(operator.pid, "RssAnon"),
+            "file_rest": memory_mib(operator.pid, "RssFile"),
             "first_writes_per": writes_first / n, "first_all_per": sum(verbs.values()) / n,
             "first_verbs": {k: round(v / n, 2) for k, v in sorted(verbs.items())},
             "rest_writes_per_min_per": rest_writes / n * 60 / steady_seconds, "rest_all_per_min": rest_all * 60 / steady_seconds,
@@ -253,16 +264,17 @@ def main():
     parser.add_argument("--sizes", default="1,100,1000")
     parser.add_argument("--steady-seconds", type=float, default=60)
     parser.add_argument("--members", type=int, default=3)
+    parser.add_argument("--operator-args", default="", help="extra operator flags, e.g. '--workers 8'")
     args = parser.parse_args()
     baseline = {1: ("43 MiB", "-"), 100: ("60 MiB", "9.4 s"), 300: ("90 MiB", "32 s")}
     results = []
     for n in [int(s) for s in args.sizes.split(",")]:
         print(f"== {n} Ensembles of {args.members} members ...", flush=True)
-        r = run_size(n, args.binary, args.steady_seconds, args.members)
+        r = run_size(n, args.binary, args.steady_seconds, args.members, args.operator_args.split())
         results.append(r)
         conv = "did not converge in 600 s" if r["converged"] is None else f"{r['converged']:.1f} s"
         print(f"   converged (children + Available): {conv}")
-        print(f"   peak RSS: {r['rss']:.1f} MiB")
+        print(f"   peak RSS: {r['rss']:.1f} MiB; at rest {r['rss_rest']:.1f} MiB = {r['anon_rest']:.1f} MiB own memory + {r['file_rest']:.1f} MiB of mapped libraries (Swift runtime, Foundation, libcurl)")
         print(f"   first reconcile, API requests per Ensemble: {r['first_all_per']:.1f} (writes {r['first_writes_per']:.1f}) {r['first_verbs']}")
         print(f"   at rest ({args.steady_seconds:g} s): writes {r['rest_writes']:.0f} (the fake counted {r['fake_rest_writes']}), "
               f"{r['rest_writes_per_min_per']:.2f} writes/Ensemble/min, {r['rest_all_per_min']:.1f} requests/min in all")

@@ -27,36 +27,79 @@ public struct Informer<Object: Sendable>: Sendable {
         return ObjectKey(namespace: object.namespace ?? "", name: name)
     }
 
+    /// Objects per list page. Each page is trimmed as it arrives, so a relist of thousands of
+    /// pods never holds more than one page of full objects.
+    public var pageSize = 100
+
     /// Runs until the task is cancelled. `onChange` gets the owners touched by each list or
     /// event; events that change nothing a reconcile reads touch nobody.
+    ///
+    /// The flow (list pages, watch from the list's version, 410 -> relist, backoff) is
+    /// KubernetesClient's `WatcherStateMachine`; this loop does its I/O like `ResourceWatcher`
+    /// does, except that it keeps trimmed objects of the pages listed so far instead of whole
+    /// ones (the machine is given pages without items and only tracks tokens and versions).
     public func run(client: KubernetesClient, store: Store<Object>, logger: Logger,
                     onChange: @escaping @Sendable (Set<ObjectKey>) async -> Void) async {
         let resource = type.description
-        let options = WatcherOptions(labelSelector: labelSelector, onError: { error in
-            logger.warning("watch interrupted; resuming", ["resource": resource, "error": "\(error)"])
-        })
-        for await event in client.watcher(type, namespace: namespace, options: options) {
-            switch event {
-            case .listed(let objects):
-                var trimmed: [ObjectKey: Object] = [:]
-                for object in objects {
-                    if let key = Self.key(object), let value = trim(object.value) { trimmed[key] = value }
+        var machine = WatcherStateMachine()
+        var listed: [ObjectKey: Object] = [:]
+        while !Task.isCancelled {
+            switch machine.nextAction() {
+            case .wait(let delay):
+                do { try await Task.sleep(for: delay) } catch { return }
+            case .list(let token):
+                if token == nil { listed.removeAll(keepingCapacity: true) }
+                do {
+                    let page = try await client.list(type, namespace: namespace,
+                                                     options: ListOptions(labelSelector: labelSelector, limit: pageSize, continueToken: token))
+                    for object in page.items {
+                        if let key = Self.key(object), let value = trim(object.value) { listed[key] = value }
+                    }
+                    let done = machine.listed(ObjectList(items: [], resourceVersion: page.resourceVersion, continueToken: page.continueToken))
+                    if done != nil {
+                        let touched = store.replaceAll(listed, changed: changed)
+                        logger.debug("listed", ["resource": resource, "objects": "\(listed.count)"])
+                        listed.removeAll()
+                        await onChange(touched)
+                    }
+                } catch {
+                    if Task.isCancelled { return }
+                    logger.warning("list failed; retrying", ["resource": resource, "error": "\(error)"])
+                    machine.failed(error)
                 }
-                let touched = store.replaceAll(trimmed, changed: changed)
-                logger.debug("listed", ["resource": resource, "objects": "\(trimmed.count)"])
-                await onChange(touched)
-            case .applied(let object):
-                guard let key = Self.key(object) else { continue }
-                if let value = trim(object.value) {
-                    if let old = store.get(key), !changed(old, value) { continue }
-                    await onChange(store.upsert(key, value))
-                } else {
-                    await onChange(store.remove(key))
+            case .watch(let version):
+                do {
+                    let events = try await client.watch(type, namespace: namespace,
+                                                        options: WatchOptions(labelSelector: labelSelector, resourceVersion: version))
+                    for try await event in events {
+                        guard let output = machine.received(event) else { continue }
+                        await apply(output, store: store, onChange: onChange)
+                    }
+                    machine.watchEnded()
+                } catch {
+                    if Task.isCancelled { return }
+                    logger.warning("watch interrupted; resuming", ["resource": resource, "error": "\(error)"])
+                    machine.failed(error)
                 }
-            case .deleted(let object):
-                guard let key = Self.key(object) else { continue }
+            }
+        }
+    }
+
+    private func apply(_ event: WatcherEvent, store: Store<Object>, onChange: @Sendable (Set<ObjectKey>) async -> Void) async {
+        switch event {
+        case .listed:
+            break
+        case .applied(let object):
+            guard let key = Self.key(object) else { return }
+            if let value = trim(object.value) {
+                if let old = store.get(key), !changed(old, value) { return }
+                await onChange(store.upsert(key, value))
+            } else {
                 await onChange(store.remove(key))
             }
+        case .deleted(let object):
+            guard let key = Self.key(object) else { return }
+            await onChange(store.remove(key))
         }
     }
 }
