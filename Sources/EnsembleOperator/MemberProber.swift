@@ -31,6 +31,11 @@ final class MemberProber: Sendable {
     private let results = Mutex<[ObjectKey: [Int: Detail]]>([:])
     private let requested = Mutex<Set<ObjectKey>>([])
     private let wake = WakeSignal()
+    /// Blocking checks run on serial queues of their own, one per concurrent check: a serial
+    /// queue gets a thread of its own when its work blocks. Concurrent queues (global or not)
+    /// stop at one thread per core on Linux, and Swift's tasks run there too: hung checks on
+    /// them would starve every reconcile.
+    private let lanes: [DispatchQueue]
 
     init(caches: Caches, template: MemberAddressTemplate, interval: Double, timeout: Double, concurrency: Int = 32,
          metrics: MetricsRegistry, logger: Logger) {
@@ -39,6 +44,7 @@ final class MemberProber: Sendable {
         self.interval = interval
         self.timeout = timeout
         self.concurrency = concurrency
+        lanes = (0..<concurrency).map { DispatchQueue(label: "member-check-\($0)") }
         self.metrics = metrics
         self.logger = logger
         metrics.register("ensemble_member_probe_rounds_total", .counter, help: "Rounds of member checks completed.")
@@ -105,17 +111,19 @@ final class MemberProber: Sendable {
             }
         }
         var fresh: [ObjectKey: [Int: Detail]] = [:]
-        await withTaskGroup(of: (ObjectKey, Int, Detail).self) { group in
+        await withTaskGroup(of: (ObjectKey, Int, Detail, Int).self) { group in
             var next = 0
-            func launch() {
+            func launch(lane: Int) {
                 let (key, ensemble, pod, ordinal) = jobs[next]
                 next += 1
-                group.addTask { [self] in (key, ordinal, await check(ensemble, pod: pod, ordinal: ordinal)) }
+                let queue = lanes[lane]
+                group.addTask { [self] in (key, ordinal, await check(ensemble, pod: pod, ordinal: ordinal, on: queue), lane) }
             }
-            while next < min(jobs.count, concurrency) { launch() }
-            for await (key, ordinal, detail) in group {
+            for lane in 0..<min(jobs.count, lanes.count) { launch(lane: lane) }
+            // A finished check frees its lane for the next one.
+            for await (key, ordinal, detail, lane) in group {
                 fresh[key, default: [:]][ordinal] = detail
-                if next < jobs.count { launch() }
+                if next < jobs.count { launch(lane: lane) }
             }
         }
         for key in keys {
@@ -141,7 +149,7 @@ final class MemberProber: Sendable {
         }
     }
 
-    private func check(_ ensemble: Ensemble, pod: ObservedPod, ordinal: Int) async -> Detail {
+    private func check(_ ensemble: Ensemble, pod: ObservedPod, ordinal: Int, on lane: DispatchQueue) async -> Detail {
         guard let (host, port) = template.address(of: ensemble, ordinal: ordinal) else {
             return Detail(observation: MemberObservation(ordinal: ordinal, answer: .failed("member address template gives no host:port")), pod: pod.name)
         }
@@ -149,7 +157,7 @@ final class MemberProber: Sendable {
         let engine = ensemble.spec.engine
         // Sockets here block (bounded by the deadline): run them on a thread of their own.
         return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
+            lane.async {
                 let deadline = Deadline.after(seconds: timeout)
                 let detail: Detail
                 switch engine {

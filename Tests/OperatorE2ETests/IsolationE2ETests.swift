@@ -1,0 +1,110 @@
+import EnsembleCore
+import Foundation
+import KubernetesClient
+import KubernetesTestSupport
+import NetCore
+import Synchronization
+import Testing
+import ZooKeeperTestSupport
+
+/// A listener that accepts connections and never answers: what pravega's operator waits 33 s
+/// per attempt on. Holds every connection until stopped.
+final class DeafListener: @unchecked Sendable {
+    let listener: TCPListener
+    private let stopped = Atomic<Bool>(false)
+    private let held = Mutex<[TCPConnection]>([])
+    private let done = DispatchSemaphore(value: 0)
+
+    init() throws {
+        listener = try TCPListener.bind(host: "127.0.0.1", port: 0)
+        Thread.detachNewThread { [self] in
+            while !stopped.load(ordering: .relaxed) {
+                if let connection = try? listener.accept(deadline: .after(seconds: 0.2)) { held.withLock { $0.append(connection) } }
+            }
+            done.signal()
+        }
+    }
+
+    var accepted: Int { held.withLock { $0.count } }
+
+    func stop() {
+        stopped.store(true, ordering: .relaxed)
+        done.wait()
+        held.withLock { connections in for c in connections { c.close() }; connections.removeAll() }
+        listener.close()
+    }
+}
+
+@Suite(.serialized, .timeLimit(.minutes(3))) struct IsolationE2ETests {
+    /// Every member of 6 Ensembles accepts TCP and never answers: a new Ensemble still gets
+    /// its children and a status at once, and the hung checks cost their own timeout only.
+    @Test func hungMembersNeverHoldUpReconciles() async throws {
+        let deaf = try DeafListener()
+        defer { deaf.stop() }
+        try await withFakeAPIServer { fake in
+            let cluster = TestCluster(kubeconfig: fake.kubeconfigPath, client: try fake.client(), namespace: "default", fake: fake)
+            let op = try await OperatorProcess.start(kubeconfig: cluster.kubeconfig, arguments: [
+                "--namespace", "default", "--member-address-template", "127.0.0.1:\(deaf.listener.port)",
+                "--member-probe-interval", "1", "--member-probe-timeout", "5"])
+            defer { op.stop() }
+            for i in 0..<6 { _ = try await cluster.create("hung\(i)", spec: ["engine": "ZooKeeper"]) }
+            _ = try await eventually("the hung members are being asked", timeout: 30) { deaf.accepted >= 18 ? true : nil }
+            let start = monotonicNanoseconds()
+            _ = try await cluster.create("fresh", spec: ["engine": "ZooKeeper"])
+            _ = try await eventually("the new Ensemble has its StatefulSet and a status", timeout: 30) { () -> Bool? in
+                guard try await cluster.exists(.statefulSets, "fresh") != nil else { return nil }
+                return try await cluster.ensemble("fresh")?.status?["phase"] != nil ? true : nil
+            }
+            let seconds = Double(monotonicNanoseconds() - start) / 1e9
+            #expect(seconds < 3.5, "children and status took \(seconds) s while 18 member checks hang for 5 s each")
+            // The hung checks end with their timeout and say why.
+            let status = try await eventually("hung members are reported", timeout: 30) { () -> Value? in
+                let members = try await cluster.ensemble("hung0")?.status?["members"]?.arrayValue ?? []
+                return members.first { $0["message"]?.stringValue?.contains("timed out") == true }
+            }
+            #expect(status["role"] == "unknown")
+        }
+    }
+
+    /// A namespace holding an Ensemble with the volume-claim finalizer is deleted as usual.
+    @Test func finalizerNeverBlocksNamespaceDeletion() async throws {
+        try await withFakeAPIServer { fake in
+            let client = try fake.client()
+            _ = try await client.create(.namespaces, ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "doomed"]])
+            let cluster = TestCluster(kubeconfig: fake.kubeconfigPath, client: client, namespace: "doomed", fake: fake)
+            let op = try await OperatorProcess.start(kubeconfig: cluster.kubeconfig)  // all namespaces
+            defer { op.stop() }
+            _ = try await cluster.create("zk", spec: ["engine": "ZooKeeper", "storage": ["reclaimPolicy": "Delete"]])
+            _ = try await eventually("the finalizer is on and claims exist", timeout: 30) { () -> Bool? in
+                guard try await cluster.ensemble("zk")?.finalizers.contains(ClaimFinalizer.name) == true else { return nil }
+                return try await cluster.exists(.persistentVolumeClaims, "data-zk-0") != nil ? true : nil
+            }
+            _ = try await client.delete(.namespaces, name: "doomed")
+            _ = try await eventually("the namespace and the Ensemble are gone", timeout: 30) { () -> Bool? in
+                do { _ = try await client.get(.namespaces, name: "doomed"); return nil } catch where error.isNotFound { return true }
+            }
+        }
+    }
+
+    /// Claims that cannot be deleted (every delete fails) hold the Ensemble for a few
+    /// bounded retries, then the finalizer goes with a Warning event naming them.
+    @Test func aFailingCleanupGivesUpInsteadOfBlocking() async throws {
+        try await withFakeAPIServer { fake in
+            let cluster = TestCluster(kubeconfig: fake.kubeconfigPath, client: try fake.client(), namespace: "default", fake: fake)
+            let op = try await OperatorProcess.start(kubeconfig: cluster.kubeconfig, arguments: ["--namespace", "default"])
+            defer { op.stop() }
+            _ = try await cluster.create("stuck", spec: ["engine": "ZooKeeper", "replicas": 1, "storage": ["reclaimPolicy": "Delete"]])
+            _ = try await eventually("the claim exists", timeout: 30) { try await cluster.exists(.persistentVolumeClaims, "data-stuck-0") }
+            _ = try await eventually("the finalizer is on", timeout: 30) {
+                try await cluster.ensemble("stuck")?.finalizers.contains(ClaimFinalizer.name) == true ? true : nil
+            }
+            try await fake.inject(.init(verb: "delete", resource: "persistentvolumeclaims", code: 500, reason: "InternalError",
+                                        message: "injected", times: nil))
+            _ = try await cluster.client.delete(.ensembles, name: "stuck", namespace: "default")
+            _ = try await eventually("the Ensemble is gone anyway", timeout: 30) { try await cluster.ensemble("stuck") == nil ? true : nil }
+            let events = try await cluster.client.list(.events, namespace: "default").items
+            #expect(events.contains { $0.value["reason"] == "VolumeClaimsLeft" && $0.value["type"] == "Warning"
+                && $0.value["note"]?.stringValue?.contains("data-stuck-0") == true })
+        }
+    }
+}
