@@ -43,23 +43,31 @@ public struct Informer<Object: Sendable>: Sendable {
         let resource = type.description
         var machine = WatcherStateMachine()
         var listed: [ObjectKey: Object] = [:]
+        var versions: [ObjectKey: String] = [:]
         while !Task.isCancelled {
             switch machine.nextAction() {
             case .wait(let delay):
                 do { try await Task.sleep(for: delay) } catch { return }
             case .list(let token):
-                if token == nil { listed.removeAll(keepingCapacity: true) }
+                if token == nil {
+                    listed.removeAll(keepingCapacity: true)
+                    versions.removeAll(keepingCapacity: true)
+                }
                 do {
                     let page = try await client.list(type, namespace: namespace,
                                                      options: ListOptions(labelSelector: labelSelector, limit: pageSize, continueToken: token))
                     for object in page.items {
-                        if let key = Self.key(object), let value = trim(object.value) { listed[key] = value }
+                        if let key = Self.key(object), let value = trim(object.value) {
+                            listed[key] = value
+                            versions[key] = object.resourceVersion
+                        }
                     }
                     let done = machine.listed(ObjectList(items: [], resourceVersion: page.resourceVersion, continueToken: page.continueToken))
                     if done != nil {
-                        let touched = store.replaceAll(listed, changed: changed)
+                        let touched = store.replaceAll(listed, versions: versions, changed: changed)
                         logger.debug("listed", ["resource": resource, "objects": "\(listed.count)"])
                         listed.removeAll()
+                        versions.removeAll()
                         await onChange(touched)
                     }
                 } catch {
@@ -92,14 +100,18 @@ public struct Informer<Object: Sendable>: Sendable {
         case .applied(let object):
             guard let key = Self.key(object) else { return }
             if let value = trim(object.value) {
-                if let old = store.get(key), !changed(old, value) { return }
-                await onChange(store.upsert(key, value))
+                if let old = store.get(key), !changed(old, value) {
+                    // Same content, newer version: remember the version only.
+                    store.upsert(key, value, resourceVersion: object.resourceVersion)
+                    return
+                }
+                await onChange(store.upsert(key, value, resourceVersion: object.resourceVersion))
             } else {
-                await onChange(store.remove(key))
+                await onChange(store.remove(key, resourceVersion: object.resourceVersion))
             }
         case .deleted(let object):
             guard let key = Self.key(object) else { return }
-            await onChange(store.remove(key))
+            await onChange(store.remove(key, resourceVersion: object.resourceVersion))
         }
     }
 }

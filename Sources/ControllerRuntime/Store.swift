@@ -20,6 +20,9 @@ public struct ObjectKey: Hashable, Sendable, Comparable, CustomStringConvertible
 public final class Store<Object: Sendable>: Sendable {
     private struct State {
         var objects: [ObjectKey: Object] = [:]
+        /// The resourceVersion each object was cached at, when it is a number (the API
+        /// server's are): a write's response never replaces what a later watch event brought.
+        var versions: [ObjectKey: UInt64] = [:]
         var byOwner: [ObjectKey: Set<ObjectKey>] = [:]
         var synced = false
     }
@@ -43,11 +46,16 @@ public final class Store<Object: Sendable>: Sendable {
         state.withLock { s in (s.byOwner[ensemble] ?? []).sorted().compactMap { s.objects[$0] } }
     }
 
-    /// Inserts or replaces one object; returns the owners touched (old and new).
+    /// Inserts or replaces one object; returns the owners touched (old and new). An object
+    /// older than the cached one (by resourceVersion) is ignored: the reply to a write can
+    /// arrive after the watch event of a later change.
     @discardableResult
-    public func upsert(_ key: ObjectKey, _ object: Object) -> Set<ObjectKey> {
+    public func upsert(_ key: ObjectKey, _ object: Object, resourceVersion: String? = nil) -> Set<ObjectKey> {
         let newOwner = owner(key, object)
+        let version = resourceVersion.flatMap { UInt64($0) }
         return state.withLock { s in
+            if let version, let cached = s.versions[key], version < cached { return [] }
+            s.versions[key] = version
             var touched = Set<ObjectKey>()
             if let old = s.objects[key], let oldOwner = owner(key, old) {
                 s.byOwner[oldOwner]?.remove(key)
@@ -63,9 +71,13 @@ public final class Store<Object: Sendable>: Sendable {
         }
     }
 
+    /// Removes an object. Its last version is kept (a tombstone), so a write's late reply
+    /// cannot bring it back.
     @discardableResult
-    public func remove(_ key: ObjectKey) -> Set<ObjectKey> {
-        state.withLock { s in
+    public func remove(_ key: ObjectKey, resourceVersion: String? = nil) -> Set<ObjectKey> {
+        let version = resourceVersion.flatMap { UInt64($0) }
+        return state.withLock { s in
+            if let version { s.versions[key] = max(version, s.versions[key] ?? 0) }
             guard let old = s.objects.removeValue(forKey: key) else { return [] }
             guard let oldOwner = owner(key, old) else { return [] }
             s.byOwner[oldOwner]?.remove(key)
@@ -77,7 +89,7 @@ public final class Store<Object: Sendable>: Sendable {
     /// Swaps in a whole list at once (after a list or relist) and marks the store synced;
     /// returns the owners of every object that appeared, changed or went away.
     @discardableResult
-    public func replaceAll(_ objects: [ObjectKey: Object], changed: (Object, Object) -> Bool) -> Set<ObjectKey> {
+    public func replaceAll(_ objects: [ObjectKey: Object], versions: [ObjectKey: String] = [:], changed: (Object, Object) -> Bool) -> Set<ObjectKey> {
         var index: [ObjectKey: Set<ObjectKey>] = [:]
         var owners: [ObjectKey: ObjectKey] = [:]
         for (key, object) in objects {
@@ -102,6 +114,7 @@ public final class Store<Object: Sendable>: Sendable {
                 if let o = owners[key] { touched.insert(o) }
             }
             s.objects = objects
+            s.versions = versions.compactMapValues { UInt64($0) }
             s.byOwner = index
             s.synced = true
             return touched

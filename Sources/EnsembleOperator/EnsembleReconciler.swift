@@ -25,6 +25,8 @@ struct EnsembleReconciler: Sendable {
             record: record, children: caches.children(of: key), pods: caches.pods.owned(by: key),
             claims: caches.claims.owned(by: key), members: prober.observations(key), options: renderOptions, now: rfc3339())
         let plan = Reconciler.plan(input)
+        logger.debug("reconcile", ["ensemble": key.description, "deleting": String(record.deleting), "finalizer": "\(plan.finalizer)",
+                                   "apply": String(plan.apply.count), "status": String(plan.status != nil), "events": String(plan.events.count)])
         if plan.isEmpty {
             requestProbeIfNeeded(key, input)
             return .awaitChange
@@ -70,7 +72,7 @@ struct EnsembleReconciler: Sendable {
                                                  options: ApplyOptions(force: true))
             // Write-through: a reconcile that runs before the watch event sees what was written.
             if let observed = ObservedChild(applied.value), let store = caches.childStores.first(where: { $0.0 == child.kind })?.1 {
-                store.upsert(ObjectKey(namespace: child.namespace, name: child.name), observed)
+                store.upsert(ObjectKey(namespace: child.namespace, name: child.name), observed, resourceVersion: applied.resourceVersion)
             }
             log.info("applied", ["kind": child.kind.rawValue, "name": child.name])
         }
@@ -92,9 +94,14 @@ struct EnsembleReconciler: Sendable {
             events = plan.events.filter { $0.reason == "Created" || $0.reason == "Updated" } + after.events
         }
         if let status {
-            let written = try await client.patchStatus(.ensembles, name: key.name, namespace: key.namespace,
+            let written: KubeObject
+            do {
+                written = try await client.patchStatus(.ensembles, name: key.name, namespace: key.namespace,
                                                        patch: ["status": Self.mergePatch(from: record.status?.value, to: status.value)])
-            if let fresh = EnsembleRecord(written.value) { caches.ensembles.upsert(key, fresh) }
+            } catch where error.isNotFound {
+                return .awaitChange  // deleted meanwhile: its watch event ends this key
+            }
+            if let fresh = EnsembleRecord(written.value) { caches.ensembles.upsert(key, fresh, resourceVersion: written.resourceVersion) }
             if record.status?.phase != status.phase {
                 log.info("phase", ["from": record.status?.phase.rawValue ?? "none", "to": status.phase.rawValue,
                                    "observedGeneration": String(status.observedGeneration)])
@@ -117,7 +124,9 @@ struct EnsembleReconciler: Sendable {
     private func setFinalizers(_ record: EnsembleRecord, _ finalizers: [String]) async throws {
         let patch: Value = ["metadata": ["resourceVersion": .string(record.resourceVersion), "finalizers": .array(finalizers.map(Value.string))]]
         let written = try await client.patch(.ensembles, name: record.name, namespace: record.namespace, patch: patch)
-        if let fresh = EnsembleRecord(written.value) { caches.ensembles.upsert(ObjectKey(namespace: record.namespace, name: record.name), fresh) }
+        if let fresh = EnsembleRecord(written.value) {
+            caches.ensembles.upsert(ObjectKey(namespace: record.namespace, name: record.name), fresh, resourceVersion: written.resourceVersion)
+        }
     }
 
     /// Events are best effort: a failed event never fails the reconcile (and is not retried).

@@ -155,31 +155,40 @@ final class MemberProber: Sendable {
         }
         let timeout = self.timeout
         let engine = ensemble.spec.engine
-        // Sockets here block (bounded by the deadline): run them on a thread of their own.
-        return await withCheckedContinuation { continuation in
-            lane.async {
-                let deadline = Deadline.after(seconds: timeout)
-                let detail: Detail
-                switch engine {
-                case .zooKeeper:
-                    do {
-                        let status = try MemberStatus.fetch(host: host, port: port, deadline: deadline)
-                        detail = Detail(observation: MemberObservation(ordinal: ordinal, answer: .zooKeeper(role: status.mode.rawValue, zxid: status.zxid)),
-                                        pod: pod.name, status: status)
-                    } catch {
-                        detail = Detail(observation: MemberObservation(ordinal: ordinal, answer: .failed("\(host):\(port): \(error)")), pod: pod.name)
+        // Sockets here block (bounded by the deadline): run them on a thread of their own. On
+        // shutdown nobody waits for them: the first of cancellation and the answer resumes.
+        let once = Mutex<CheckedContinuation<Detail, Never>?>(nil)
+        let cancelled = Detail(observation: MemberObservation(ordinal: ordinal, answer: .failed("check cancelled")), pod: pod.name)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Detail, Never>) in
+                once.withLock { $0 = continuation }
+                if Task.isCancelled { once.withLock { $0.take() }?.resume(returning: cancelled) }
+                lane.async {
+                    let deadline = Deadline.after(seconds: timeout)
+                    let detail: Detail
+                    switch engine {
+                    case .zooKeeper:
+                        do {
+                            let status = try MemberStatus.fetch(host: host, port: port, deadline: deadline)
+                            detail = Detail(observation: MemberObservation(ordinal: ordinal, answer: .zooKeeper(role: status.mode.rawValue, zxid: status.zxid)),
+                                            pod: pod.name, status: status)
+                        } catch {
+                            detail = Detail(observation: MemberObservation(ordinal: ordinal, answer: .failed("\(host):\(port): \(error)")), pod: pod.name)
+                        }
+                    case .cassandra:
+                        do {
+                            let supported = try CQLHandshake.options(host: host, port: port, deadline: deadline)
+                            let versions = (supported["CQL_VERSION"] ?? []).joined(separator: ",")
+                            detail = Detail(observation: MemberObservation(ordinal: ordinal, answer: .cassandra(cqlVersion: versions)), pod: pod.name)
+                        } catch {
+                            detail = Detail(observation: MemberObservation(ordinal: ordinal, answer: .failed("\(host):\(port): \(error)")), pod: pod.name)
+                        }
                     }
-                case .cassandra:
-                    do {
-                        let supported = try CQLHandshake.options(host: host, port: port, deadline: deadline)
-                        let versions = (supported["CQL_VERSION"] ?? []).joined(separator: ",")
-                        detail = Detail(observation: MemberObservation(ordinal: ordinal, answer: .cassandra(cqlVersion: versions)), pod: pod.name)
-                    } catch {
-                        detail = Detail(observation: MemberObservation(ordinal: ordinal, answer: .failed("\(host):\(port): \(error)")), pod: pod.name)
-                    }
+                    once.withLock { $0.take() }?.resume(returning: detail)
                 }
-                continuation.resume(returning: detail)
             }
+        } onCancel: {
+            once.withLock { $0.take() }?.resume(returning: cancelled)
         }
     }
 

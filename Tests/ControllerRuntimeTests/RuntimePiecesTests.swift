@@ -193,3 +193,26 @@ import Testing
         #expect(throws: NetError.self) { try HealthServer(bindAddress: "example.com:80") { _ in .init(status: 200, body: "") } }
     }
 }
+
+@Suite struct StoreVersionTests {
+    struct Item: Equatable, Sendable { var value: Int }
+
+    /// The reply to a write can arrive after the watch event of a later change: the older
+    /// object must not replace the newer one, nor bring back a deleted one.
+    @Test func olderVersionsNeverReplaceNewerOnes() {
+        let store = Store<Item> { key, _ in key }
+        let key = ObjectKey(namespace: "ns", name: "a")
+        store.upsert(key, Item(value: 11), resourceVersion: "11")
+        #expect(store.upsert(key, Item(value: 10), resourceVersion: "10").isEmpty)
+        #expect(store.get(key) == Item(value: 11))
+        store.upsert(key, Item(value: 12), resourceVersion: "12")
+        #expect(store.get(key) == Item(value: 12))
+        store.remove(key, resourceVersion: "13")
+        store.upsert(key, Item(value: 12), resourceVersion: "12")
+        #expect(store.get(key) == nil, "a tombstone keeps a late reply from resurrecting it")
+        store.upsert(key, Item(value: 14), resourceVersion: "14")
+        #expect(store.get(key) == Item(value: 14), "a newer object (re-created) is taken")
+        store.upsert(key, Item(value: 1), resourceVersion: "not-a-number")
+        #expect(store.get(key) == Item(value: 1), "opaque versions are taken as they come")
+    }
+}
