@@ -18,7 +18,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # kubernetes-validate (manifests against the real Kubernetes schemas), kazoo (an independent
-# ZooKeeper client), cel-python (evaluates the CRD's CEL rules), in a private virtualenv:
+# ZooKeeper client), cel-python (evaluates the CRD's CEL rules), helm-python-sdk (Helm 4's Go
+# SDK: renders and lints the chart, no helm binary), in a private virtualenv:
 # Debian's own python3 refuses system-wide pip installs (PEP 668).
 if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
   echo "== installing Debian package python3-venv"
@@ -29,7 +30,7 @@ venv="$PWD/.venv-test"
 if [ ! -x "$venv/bin/python3" ]; then python3 -m venv "$venv"; fi
 echo "== installing Python test tools into $venv"
 "$venv/bin/python3" -m pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
-"$venv/bin/python3" -c "import kazoo, celpy, kubernetes_validate"
+"$venv/bin/python3" -c "import kazoo, celpy, kubernetes_validate, helm_python"
 # The tests run `python3` and `kubernetes-validate` from PATH.
 export PATH="$venv/bin:$PATH"
 

@@ -11,6 +11,8 @@ public final class MetricsRegistry: Sendable {
         var buckets: [Double]
         /// label text ("{a=\"b\"}") -> value, or histogram state
         var values: [String: Double] = [:]
+        /// Series replaced together (one Ensemble's members), by the group's label text.
+        var groups: [String: [String: Double]] = [:]
         var histograms: [String: Histogram] = [:]
     }
 
@@ -48,14 +50,15 @@ public final class MetricsRegistry: Sendable {
         families.withLock { f in f[name]?.values = values }
     }
 
-    /// Replaces the series of a gauge whose labels start with `prefix` (one Ensemble's members).
-    public func replace(_ name: String, matching prefix: [(String, String)], _ series: [([(String, String)], Double)]) {
-        let start = String(Self.labelText(prefix).dropLast())
+    /// Replaces one group of a gauge's series at once (one Ensemble's members, `group`
+    /// naming it), leaving the other groups alone; an empty `series` removes the group.
+    public func replace(_ name: String, group: [(String, String)], _ series: [([(String, String)], Double)]) {
+        let key = Self.labelText(group)
+        var values: [String: Double] = [:]
+        for (labels, value) in series { values[Self.labelText(labels)] = value }
         families.withLock { f in
-            guard var family = f[name] else { return }
-            family.values = family.values.filter { !$0.key.hasPrefix(start) }
-            for (labels, value) in series { family.values[Self.labelText(labels)] = value }
-            f[name] = family
+            guard f[name] != nil else { return }
+            f[name]!.groups[key] = values.isEmpty ? nil : values
         }
     }
 
@@ -94,8 +97,10 @@ public final class MetricsRegistry: Sendable {
                     out += "\(name)_sum\(labels) \(Self.number(h.sum))\n\(name)_count\(labels) \(h.count)\n"
                 }
             } else {
-                for labels in family.values.keys.sorted() {
-                    out += "\(name)\(labels) \(Self.number(family.values[labels]!))\n"
+                var all = family.values
+                for group in family.groups.values { all.merge(group) { _, new in new } }
+                for labels in all.keys.sorted() {
+                    out += "\(name)\(labels) \(Self.number(all[labels]!))\n"
                 }
             }
         }

@@ -73,7 +73,7 @@ final class MemberProber: Sendable {
 
     func forget(_ key: ObjectKey) {
         results.withLock { _ = $0.removeValue(forKey: key) }
-        for name in Self.metricNames { metrics.replace(name, matching: Self.prefix(key), []) }
+        for name in Self.metricNames { metrics.replace(name, group: Self.prefix(key), []) }
     }
 
     static let metricNames = ["ensemble_member_up", "ensemble_member_role", "ensemble_member_zxid_lag", "ensemble_member_outstanding_requests",
@@ -213,12 +213,12 @@ final class MemberProber: Sendable {
             latencyAvg.append((labels, status.latencyAvg))
             latencyMax.append((labels, status.latencyMax))
         }
-        metrics.replace("ensemble_member_up", matching: prefix, up)
-        metrics.replace("ensemble_member_role", matching: prefix, role)
-        metrics.replace("ensemble_member_zxid_lag", matching: prefix, lag)
-        metrics.replace("ensemble_member_outstanding_requests", matching: prefix, outstanding)
-        metrics.replace("ensemble_member_latency_avg_milliseconds", matching: prefix, latencyAvg)
-        metrics.replace("ensemble_member_latency_max_milliseconds", matching: prefix, latencyMax)
+        metrics.replace("ensemble_member_up", group: prefix, up)
+        metrics.replace("ensemble_member_role", group: prefix, role)
+        metrics.replace("ensemble_member_zxid_lag", group: prefix, lag)
+        metrics.replace("ensemble_member_outstanding_requests", group: prefix, outstanding)
+        metrics.replace("ensemble_member_latency_avg_milliseconds", group: prefix, latencyAvg)
+        metrics.replace("ensemble_member_latency_max_milliseconds", group: prefix, latencyMax)
     }
 }
 

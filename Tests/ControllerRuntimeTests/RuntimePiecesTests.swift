@@ -100,9 +100,9 @@ import Testing
     @Test func replacingOneEnsemblesSeriesKeepsTheOthers() {
         let metrics = MetricsRegistry()
         metrics.register("m", .gauge, help: "h")
-        metrics.replace("m", matching: [("ns", "a"), ("ensemble", "x")], [([("ns", "a"), ("ensemble", "x"), ("pod", "x-0")], 1)])
-        metrics.replace("m", matching: [("ns", "a"), ("ensemble", "xy")], [([("ns", "a"), ("ensemble", "xy"), ("pod", "xy-0")], 2)])
-        metrics.replace("m", matching: [("ns", "a"), ("ensemble", "x")], [])
+        metrics.replace("m", group: [("ns", "a"), ("ensemble", "x")], [([("ns", "a"), ("ensemble", "x"), ("pod", "x-0")], 1)])
+        metrics.replace("m", group: [("ns", "a"), ("ensemble", "xy")], [([("ns", "a"), ("ensemble", "xy"), ("pod", "xy-0")], 2)])
+        metrics.replace("m", group: [("ns", "a"), ("ensemble", "x")], [])
         #expect(metrics.render().contains("m{ns=\"a\",ensemble=\"xy\",pod=\"xy-0\"} 2"))
         #expect(!metrics.render().contains("x-0"))
     }

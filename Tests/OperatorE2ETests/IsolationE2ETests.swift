@@ -108,3 +108,25 @@ final class DeafListener: @unchecked Sendable {
         }
     }
 }
+
+@Suite(.serialized, .timeLimit(.minutes(2))) struct ShutdownE2ETests {
+    /// SIGTERM in the middle of a reconcile: the reconcile finishes (every child applied),
+    /// then the operator exits 0.
+    @Test func sigtermFinishesTheReconcileInFlight() async throws {
+        try await withFakeAPIServer { fake in
+            let cluster = TestCluster(kubeconfig: fake.kubeconfigPath, client: try fake.client(), namespace: "default", fake: fake)
+            // The StatefulSet is applied last; its apply answers after 3 s.
+            try await fake.inject(.init(verb: "apply", resource: "statefulsets", delaySeconds: 3, times: 1))
+            let op = try await OperatorProcess.start(kubeconfig: cluster.kubeconfig, arguments: ["--namespace", "default"])
+            defer { op.stop() }
+            _ = try await cluster.create("inflight", spec: ["engine": "ZooKeeper", "replicas": 1])
+            _ = try await eventually("the reconcile is in flight (PodDisruptionBudget applied)", timeout: 30) {
+                try await cluster.exists(.podDisruptionBudgets, "inflight-pdb")
+            }
+            #expect(try await cluster.exists(.statefulSets, "inflight") == nil, "still waiting for the slow apply")
+            #expect(op.stop(grace: 30) == 0)
+            #expect(try await cluster.exists(.statefulSets, "inflight") != nil, "the reconcile in flight finished before the exit")
+            #expect(try await cluster.ensemble("inflight")?.status?["phase"] != nil, "including its status")
+        }
+    }
+}
