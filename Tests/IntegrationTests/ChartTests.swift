@@ -143,6 +143,7 @@ import ZooKeeperTestSupport
         #expect(dockerfile.contains("COPY --from=build /out/ensemble-operator /usr/local/bin/ensemble-operator"))
         #expect(dockerfile.contains("-static-executable"), "the probe must run in the stock ZooKeeper and Cassandra images")
         #expect(dockerfile.contains("USER 65532:65532"))
-        #expect(dockerfile.contains("ENV MALLOC_ARENA_MAX=2"), "the footprint the benchmark measures")
+        #expect(dockerfile.contains("ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072"),
+                "the malloc settings the benchmark measures with")
     }
 }

@@ -130,3 +130,75 @@ final class DeafListener: @unchecked Sendable {
         }
     }
 }
+
+/// A CQL native-protocol peer that answers OPTIONS with SUPPORTED, as a Cassandra node's
+/// native transport does (CQL_VERSION and PROTOCOL_VERSIONS), one connection at a time.
+final class CQLPeer: @unchecked Sendable {
+    let listener: TCPListener
+    private let stopped = Atomic<Bool>(false)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(cqlVersion: String) throws {
+        listener = try TCPListener.bind(host: "127.0.0.1", port: 0)
+        let body = Self.supported([("CQL_VERSION", [cqlVersion]), ("PROTOCOL_VERSIONS", ["3/v3", "4/v4", "5/v5"])])
+        let length = UInt32(body.count)
+        let frame: [UInt8] = [0x84, 0, 0, 0, 0x06, UInt8(length >> 24), UInt8(length >> 16 & 0xff), UInt8(length >> 8 & 0xff), UInt8(length & 0xff)] + body
+        Thread.detachNewThread { [self] in
+            while !stopped.load(ordering: .relaxed) {
+                guard let connection = try? listener.accept(deadline: .after(seconds: 0.2)) else { continue }
+                if let request = try? connection.readExactly(9, deadline: .after(seconds: 2)), request[4] == 0x05 {
+                    try? connection.writeAll(frame, deadline: .after(seconds: 2))
+                }
+                connection.close()
+            }
+            done.signal()
+        }
+    }
+
+    static func supported(_ options: [(String, [String])]) -> [UInt8] {
+        func string(_ s: String) -> [UInt8] { let b = Array(s.utf8); return [UInt8(b.count >> 8), UInt8(b.count & 0xff)] + b }
+        var out: [UInt8] = [0, UInt8(options.count)]
+        for (key, values) in options {
+            out += string(key) + [0, UInt8(values.count)]
+            for value in values { out += string(value) }
+        }
+        return out
+    }
+
+    func stop() {
+        stopped.store(true, ordering: .relaxed)
+        done.wait()
+        listener.close()
+    }
+}
+
+@Suite(.serialized, .timeLimit(.minutes(2))) struct CassandraE2ETests {
+    /// A Cassandra ring's members are asked with the CQL OPTIONS handshake; the status carries
+    /// each member's answer, and a member that does not answer says why.
+    @Test func membersCarryTheirCQLAnswer() async throws {
+        let peer = try CQLPeer(cqlVersion: "3.4.7")
+        defer { peer.stop() }
+        try await withFakeAPIServer { fake in
+            let cluster = TestCluster(kubeconfig: fake.kubeconfigPath, client: try fake.client(), namespace: "default", fake: fake)
+            let op = try await OperatorProcess.start(kubeconfig: cluster.kubeconfig, arguments: [
+                "--namespace", "default", "--member-probe-interval", "1",
+                // Ordinal 0 answers; ordinal 1 is a closed port on another loopback address.
+                "--member-address-template", "127.0.0.{id}:\(peer.listener.port)"])
+            defer { op.stop() }
+            _ = try await cluster.create("ring", spec: ["engine": "Cassandra", "replicas": 2])
+            // OrderedReady: the second node starts once the first is ready.
+            _ = try await eventually("the first member exists", timeout: 30) { try await cluster.exists(.pods, "ring-0") }
+            try await cluster.markReady(["ring-0"])
+            _ = try await eventually("the second member exists", timeout: 30) { try await cluster.exists(.pods, "ring-1") }
+            let members = try await eventually("both members were asked", timeout: 30) { () -> [Value]? in
+                let members = try await cluster.ensemble("ring")?.status?["members"]?.arrayValue ?? []
+                return members.count == 2 && members.allSatisfy({ $0["cqlVersion"] != nil || $0["message"] != nil }) ? members : nil
+            }
+            #expect(members[0]["cqlVersion"] == "3.4.7")
+            #expect(members[1]["cqlVersion"] == nil && members[1]["message"]?.stringValue?.contains("127.0.0.2:\(peer.listener.port)") == true)
+            #expect(members.allSatisfy { $0["role"] == nil }, "roles are ZooKeeper's")
+            #expect(try op.metricsText().contains("ensemble_member_up{namespace=\"default\",ensemble=\"ring\",pod=\"ring-0\"} 1"))
+            #expect(try op.metricsText().contains("ensemble_member_up{namespace=\"default\",ensemble=\"ring\",pod=\"ring-1\"} 0"))
+        }
+    }
+}
