@@ -18,8 +18,15 @@ public struct ObjectKey: Hashable, Sendable, Comparable, CustomStringConvertible
 /// Objects are indexed by the Ensemble they belong to, so a reconcile reads its children
 /// without scanning every object.
 public final class Store<Object: Sendable>: Sendable {
+    /// One cached object, boxed: a dictionary keeps its values inline in every bucket, empty
+    /// ones too, and an Ensemble's typed spec and status are a few hundred bytes inline.
+    private final class Entry: Sendable {
+        let object: Object
+        init(_ object: Object) { self.object = object }
+    }
+
     private struct State {
-        var objects: [ObjectKey: Object] = [:]
+        var objects: [ObjectKey: Entry] = [:]
         /// The resourceVersion each object was cached at, when it is a number (the API
         /// server's are): a write's response never replaces what a later watch event brought.
         var versions: [ObjectKey: UInt64] = [:]
@@ -35,15 +42,15 @@ public final class Store<Object: Sendable>: Sendable {
         self.owner = owner
     }
 
-    public func get(_ key: ObjectKey) -> Object? { state.withLock { $0.objects[key] } }
+    public func get(_ key: ObjectKey) -> Object? { state.withLock { $0.objects[key]?.object } }
     public var count: Int { state.withLock { $0.objects.count } }
     public var keys: [ObjectKey] { state.withLock { Array($0.objects.keys) } }
     public var isSynced: Bool { state.withLock { $0.synced } }
-    public func all() -> [Object] { state.withLock { Array($0.objects.values) } }
+    public func all() -> [Object] { state.withLock { $0.objects.values.map(\.object) } }
 
     /// Objects that belong to one Ensemble.
     public func owned(by ensemble: ObjectKey) -> [Object] {
-        state.withLock { s in (s.byOwner[ensemble] ?? []).sorted().compactMap { s.objects[$0] } }
+        state.withLock { s in (s.byOwner[ensemble] ?? []).sorted().compactMap { s.objects[$0]?.object } }
     }
 
     /// Inserts or replaces one object; returns the owners touched (old and new). An object
@@ -57,12 +64,12 @@ public final class Store<Object: Sendable>: Sendable {
             if let version, let cached = s.versions[key], version < cached { return [] }
             s.versions[key] = version
             var touched = Set<ObjectKey>()
-            if let old = s.objects[key], let oldOwner = owner(key, old) {
+            if let old = s.objects[key]?.object, let oldOwner = owner(key, old) {
                 s.byOwner[oldOwner]?.remove(key)
                 if s.byOwner[oldOwner]?.isEmpty == true { s.byOwner[oldOwner] = nil }
                 touched.insert(oldOwner)
             }
-            s.objects[key] = object
+            s.objects[key] = Entry(object)
             if let newOwner {
                 s.byOwner[newOwner, default: []].insert(key)
                 touched.insert(newOwner)
@@ -78,7 +85,7 @@ public final class Store<Object: Sendable>: Sendable {
         let version = resourceVersion.flatMap { UInt64($0) }
         return state.withLock { s in
             if let version { s.versions[key] = max(version, s.versions[key] ?? 0) }
-            guard let old = s.objects.removeValue(forKey: key) else { return [] }
+            guard let old = s.objects.removeValue(forKey: key)?.object else { return [] }
             guard let oldOwner = owner(key, old) else { return [] }
             s.byOwner[oldOwner]?.remove(key)
             if s.byOwner[oldOwner]?.isEmpty == true { s.byOwner[oldOwner] = nil }
@@ -100,7 +107,8 @@ public final class Store<Object: Sendable>: Sendable {
         }
         return state.withLock { s in
             var touched = Set<ObjectKey>()
-            for (key, old) in s.objects {
+            for (key, entry) in s.objects {
+                let old = entry.object
                 guard let new = objects[key] else {
                     if let o = owner(key, old) { touched.insert(o) }
                     continue
@@ -113,7 +121,7 @@ public final class Store<Object: Sendable>: Sendable {
             for key in objects.keys where s.objects[key] == nil {
                 if let o = owners[key] { touched.insert(o) }
             }
-            s.objects = objects
+            s.objects = objects.mapValues(Entry.init)
             s.versions = versions.compactMapValues { UInt64($0) }
             s.byOwner = index
             s.synced = true

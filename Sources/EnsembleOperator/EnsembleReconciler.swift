@@ -25,8 +25,10 @@ struct EnsembleReconciler: Sendable {
             record: record, children: caches.children(of: key), pods: caches.pods.owned(by: key),
             claims: caches.claims.owned(by: key), members: prober.observations(key), options: renderOptions, now: rfc3339())
         let plan = Reconciler.plan(input)
-        logger.debug("reconcile", ["ensemble": key.description, "deleting": String(record.deleting), "finalizer": "\(plan.finalizer)",
-                                   "apply": String(plan.apply.count), "status": String(plan.status != nil), "events": String(plan.events.count)])
+        if logger.level <= .debug {
+            logger.debug("reconcile", ["ensemble": key.description, "deleting": String(record.deleting), "finalizer": "\(plan.finalizer)",
+                                       "apply": String(plan.apply.count), "status": String(plan.status != nil), "events": String(plan.events.count)])
+        }
         if plan.isEmpty {
             requestProbeIfNeeded(key, input)
             return .awaitChange

@@ -9,6 +9,7 @@ import ZooKeeperTestSupport
 final class OperatorProcess: @unchecked Sendable {
     let process = Process()
     let logPath: String
+    let directory: URL
     let name: String
     private(set) var healthPort = 0
 
@@ -16,7 +17,7 @@ final class OperatorProcess: @unchecked Sendable {
     static func start(name: String = "operator", kubeconfig: String, arguments: [String] = [],
                       environment: [String: String] = [:]) async throws -> OperatorProcess {
         let directory = try temporaryDirectory("operator-\(name)")
-        let operatorProcess = OperatorProcess(name: name, logPath: directory.appendingPathComponent("operator.log").path)
+        let operatorProcess = OperatorProcess(name: name, directory: directory)
         let process = operatorProcess.process
         process.executableURL = URL(fileURLWithPath: try builtProduct("ensemble-operator"))
         process.arguments = ["--kubeconfig", kubeconfig, "--health-probe-bind-address", "127.0.0.1:0", "--metrics-bind-address", "0",
@@ -46,12 +47,19 @@ final class OperatorProcess: @unchecked Sendable {
         return operatorProcess
     }
 
-    private init(name: String, logPath: String) {
+    private init(name: String, directory: URL) {
         self.name = name
-        self.logPath = logPath
+        self.directory = directory
+        logPath = directory.appendingPathComponent("operator.log").path
     }
 
-    deinit { stop() }
+    /// Stops the process and removes its log (set ENSEMBLE_TEST_KEEP_LOGS to keep it).
+    deinit {
+        stop()
+        if ProcessInfo.processInfo.environment["ENSEMBLE_TEST_KEEP_LOGS"] == nil {
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
 
     var isRunning: Bool { process.isRunning }
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
