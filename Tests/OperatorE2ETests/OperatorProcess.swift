@@ -26,7 +26,9 @@ final class OperatorProcess: @unchecked Sendable {
         env["POD_NAME"] = name
         for (key, value) in environment { env[key] = value }
         process.environment = env
-        FileManager.default.createFile(atPath: operatorProcess.logPath, contents: nil)
+        guard FileManager.default.createFile(atPath: operatorProcess.logPath, contents: nil) else {
+            throw SetupFailed(description: "cannot create \(operatorProcess.logPath)")
+        }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: operatorProcess.logPath))
         process.standardError = handle
         process.standardOutput = handle
@@ -116,6 +118,10 @@ final class OperatorProcess: @unchecked Sendable {
 struct OperatorExited: Error, CustomStringConvertible {
     var log: String
     var description: String { "the operator exited:\n\(log.suffix(4000))" }
+}
+
+struct SetupFailed: Error, CustomStringConvertible {
+    var description: String
 }
 
 struct TimedOut: Error, CustomStringConvertible {
