@@ -37,7 +37,7 @@ let package = Package(
         // system libraries the design allows.
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // Kubernetes API client: kubeconfig/in-cluster credentials, typed verbs, watches.
-        .target(name: "KubernetesClient", dependencies: ["CCurl", "EnsembleCore"]),
+        .target(name: "KubernetesClient", dependencies: ["CCurl", "EnsembleCore"], exclude: ["README.md"]),
         // Test-only: the fake API server (scripts/fakeapi) started from Swift tests.
         .target(name: "KubernetesTestSupport", dependencies: ["KubernetesClient", "EnsembleCore", "ZooKeeperTestSupport"]),
         // Real ZooKeeper processes on this machine: local mode and the integration tests.

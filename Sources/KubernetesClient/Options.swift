@@ -36,6 +36,14 @@ public struct LabelSelector: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// The selector parameters lists and watches share.
+private func selectorQuery(_ labels: LabelSelector?, _ fields: String?) -> [(String, String)] {
+    var query: [(String, String)] = []
+    if let labels, !labels.requirements.isEmpty { query.append(("labelSelector", labels.description)) }
+    if let fields { query.append(("fieldSelector", fields)) }
+    return query
+}
+
 public struct ListOptions: Sendable, Equatable {
     public var labelSelector: LabelSelector?
     /// e.g. "metadata.name=zk".
@@ -56,9 +64,7 @@ public struct ListOptions: Sendable, Equatable {
     }
 
     var query: [(String, String)] {
-        var query: [(String, String)] = []
-        if let labelSelector, !labelSelector.requirements.isEmpty { query.append(("labelSelector", labelSelector.description)) }
-        if let fieldSelector { query.append(("fieldSelector", fieldSelector)) }
+        var query = selectorQuery(labelSelector, fieldSelector)
         if let limit { query.append(("limit", String(limit))) }
         if let continueToken { query.append(("continue", continueToken)) }
         if let resourceVersion { query.append(("resourceVersion", resourceVersion)) }
@@ -87,9 +93,7 @@ public struct WatchOptions: Sendable, Equatable {
     }
 
     var query: [(String, String)] {
-        var query: [(String, String)] = [("watch", "true")]
-        if let labelSelector, !labelSelector.requirements.isEmpty { query.append(("labelSelector", labelSelector.description)) }
-        if let fieldSelector { query.append(("fieldSelector", fieldSelector)) }
+        var query = [("watch", "true")] + selectorQuery(labelSelector, fieldSelector)
         if let resourceVersion { query.append(("resourceVersion", resourceVersion)) }
         if allowBookmarks { query.append(("allowWatchBookmarks", "true")) }
         query.append(("timeoutSeconds", String(timeoutSeconds)))

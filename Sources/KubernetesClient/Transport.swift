@@ -232,8 +232,11 @@ final class TransportCore: @unchecked Sendable {
         _ = curlGlobalInit
         multi = curl_multi_init()!
         self.maxResponseBytes = maxResponseBytes
-        // Keep enough idle connections for the operator's watches plus concurrent requests.
+        // Keep enough idle connections for the operator's watches plus concurrent requests, and
+        // bound how many one server gets (over HTTP/1.1 each concurrent request needs one;
+        // more wait inside libcurl, within their deadlines).
         _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 64)
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64)
     }
 
     func nextID() -> UInt64 {

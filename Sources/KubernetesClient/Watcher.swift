@@ -55,6 +55,9 @@ public struct WatcherStateMachine: Sendable, Equatable {
 
     private(set) var phase: Phase = .empty
     private var pendingWait: Duration?
+    /// Whether the current watch delivered anything: one that ends empty-handed backs off,
+    /// so a server that closes watches at once cannot make us spin.
+    private var watchDelivered = false
     public private(set) var backoff: Backoff
 
     public init(backoff: Backoff = Backoff()) { self.backoff = backoff }
@@ -73,7 +76,9 @@ public struct WatcherStateMachine: Sendable, Equatable {
         switch phase {
         case .empty: return .list(continueToken: nil)
         case .listing(let token, _, _): return .list(continueToken: token)
-        case .watching(let version): return .watch(resourceVersion: version)
+        case .watching(let version):
+            watchDelivered = false
+            return .watch(resourceVersion: version)
         }
     }
 
@@ -98,6 +103,7 @@ public struct WatcherStateMachine: Sendable, Equatable {
     public mutating func received(_ event: WatchEvent) -> WatcherEvent? {
         if let version = event.resourceVersion, !version.isEmpty { phase = .watching(resourceVersion: version) }
         backoff.reset()
+        watchDelivered = true
         switch event {
         case .added(let object), .modified(let object): return .applied(object)
         case .deleted(let object): return .deleted(object)
@@ -105,8 +111,11 @@ public struct WatcherStateMachine: Sendable, Equatable {
         }
     }
 
-    /// The server ended the watch normally (its timeout): watch again from where we are.
-    public mutating func watchEnded() {}
+    /// The server ended the watch normally (its timeout): watch again from where we are, at
+    /// once if it delivered anything, after a backoff if it did not.
+    public mutating func watchEnded() {
+        if !watchDelivered { pendingWait = backoff.delay() }
+    }
 
     /// A list or watch failed. 410 Gone: list afresh at once. Anything else: back off, retry.
     public mutating func failed(_ error: Error) {

@@ -41,6 +41,9 @@ public final class FakeAPIServer: Sendable {
         public var code: Int?
         public var reason: String?
         public var message: String?
+        /// Answer with these raw bytes (and `code`, 200 if nil) instead of anything the API
+        /// server would say: a broken proxy, a garbage watch line.
+        public var body: String?
         /// Seconds to wait before answering (or failing).
         public var delaySeconds: Double
         /// How many matching requests it applies to; nil: until cleared.
@@ -48,7 +51,8 @@ public final class FakeAPIServer: Sendable {
 
         public init(verb: String = "*", resource: String = "*", name: String? = nil, namespace: String? = nil,
                     subresource: String? = nil, code: Int? = nil, reason: String? = nil, message: String? = nil,
-                    delaySeconds: Double = 0, times: Int? = 1) {
+                    body: String? = nil, delaySeconds: Double = 0, times: Int? = 1) {
+            self.body = body
             self.verb = verb
             self.resource = resource
             self.name = name
@@ -69,18 +73,21 @@ public final class FakeAPIServer: Sendable {
             object["code"] = code.map(Value.int)
             object["reason"] = reason.map(Value.string)
             object["message"] = message.map(Value.string)
+            object["body"] = body.map(Value.string)
             object["times"] = times.map(Value.int)
             return .object(object)
         }
     }
 
-    /// The fake's own count of requests it served.
+    /// The fake's own count of requests it served (since start or `resetRequestCounts`).
     public struct RequestCounts: Sendable {
         /// By verb (get, list, watch, create, update, patch, apply, delete).
         public var byVerb: [String: Int]
         /// create + update + patch + apply + delete on resources (not the /fake endpoints).
         public var writes: Int
         public var total: Int
+        /// TCP connections accepted (each one a TLS handshake).
+        public var connections: Int
     }
 
     /// Where the certificates, kubeconfigs and the server's log live.
@@ -150,13 +157,10 @@ public final class FakeAPIServer: Sendable {
 
     deinit { stop() }
 
-    /// Stops the server (SIGTERM, then SIGKILL after 5 s). Safe to call twice.
+    /// Stops the server. It keeps nothing worth a graceful shutdown, so SIGKILL. Safe to call twice.
     public func stop() {
         guard process.isRunning else { return }
-        process.terminate()
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning, Date() < deadline { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 
@@ -201,7 +205,8 @@ public final class FakeAPIServer: Sendable {
         let value = try await control("GET", "/fake/requests")
         var byVerb: [String: Int] = [:]
         for (key, count) in value["byVerb"]?.objectValue ?? Object() { byVerb[key] = count.intValue ?? 0 }
-        return RequestCounts(byVerb: byVerb, writes: value["writes"]?.intValue ?? 0, total: value["total"]?.intValue ?? 0)
+        return RequestCounts(byVerb: byVerb, writes: value["writes"]?.intValue ?? 0, total: value["total"]?.intValue ?? 0,
+                             connections: value["connections"]?.intValue ?? 0)
     }
     public func resetRequestCounts() async throws { try await control("DELETE", "/fake/requests") }
 
@@ -226,16 +231,24 @@ public struct FakeAPIServerError: Error, CustomStringConvertible {
     public var description: String
 }
 
-/// Runs `body` with a started fake API server and stops it afterwards, even on failure.
+/// Runs `body` with a started fake API server and stops it afterwards, even on failure. Its
+/// directory is removed after a body that returned; after one that threw, it is kept and its
+/// server log named on stderr.
 public func withFakeAPIServer<T>(_ options: FakeAPIServer.Options = FakeAPIServer.Options(),
                                  _ body: (FakeAPIServer) async throws -> T) async throws -> T {
     let server = try await FakeAPIServer.start(options)
     do {
         let result = try await body(server)
         server.stop()
+        do {
+            try FileManager.default.removeItem(at: server.directory)
+        } catch {
+            FileHandle.standardError.write(Data("could not remove \(server.directory.path): \(error)\n".utf8))
+        }
         return result
     } catch {
         server.stop()
+        FileHandle.standardError.write(Data("fake API server log kept: \(server.logPath)\n".utf8))
         throw error
     }
 }

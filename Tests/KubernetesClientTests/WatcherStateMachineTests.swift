@@ -41,6 +41,22 @@ import Testing
         #expect(machine.nextAction() == .watch(resourceVersion: "11"))
     }
 
+    @Test func aWatchThatEndsEmptyHandedBacksOff() {
+        var machine = WatcherStateMachine(backoff: Backoff(initial: .milliseconds(100), maximum: .seconds(1)))
+        _ = machine.listed(ObjectList(items: [], resourceVersion: "3"))
+        #expect(machine.nextAction() == .watch(resourceVersion: "3"))
+        machine.watchEnded()
+        #expect(machine.nextAction() == .wait(.milliseconds(100)))
+        #expect(machine.nextAction() == .watch(resourceVersion: "3"))
+        machine.watchEnded()
+        #expect(machine.nextAction() == .wait(.milliseconds(200)))
+        // One that delivered resumes at once.
+        #expect(machine.nextAction() == .watch(resourceVersion: "3"))
+        _ = machine.received(.bookmark(resourceVersion: "4"))
+        machine.watchEnded()
+        #expect(machine.nextAction() == .watch(resourceVersion: "4"))
+    }
+
     @Test func goneMeansAFreshListWithoutWaiting() {
         var machine = WatcherStateMachine()
         _ = machine.listed(ObjectList(items: [], resourceVersion: "4"))

@@ -14,7 +14,8 @@ What it models
   and each kind's schema), /version, /healthz.
 - Resources: namespaces, pods, services, configmaps, secrets, persistentvolumeclaims,
   serviceaccounts, statefulsets, controllerrevisions, poddisruptionbudgets, leases,
-  events.k8s.io events, customresourcedefinitions, and the custom resources of every CRD
+  events.k8s.io events (and their read-only core/v1 view, listed by kubectl describe),
+  customresourcedefinitions, and the custom resources of every CRD
   given with --crd or created through the API.
 - One resourceVersion counter; 409 Conflict on a stale metadata.resourceVersion (PUT, patch,
   delete preconditions on uid and resourceVersion); 409 AlreadyExists; 404 NotFound with the
@@ -51,10 +52,25 @@ What it models
   pod returns at the update revision), status counts and revisions. Pods start Running and
   not ready; tests set readiness.
 
+Control interface (authenticated like any request; KubernetesTestSupport.FakeAPIServer wraps it)
+- POST /fake/faults {verb, resource, name?, namespace?, subresource?, code?, reason?, message?,
+  body?, delaySeconds?, times?}: matching requests (verb get/list/watch/create/update/patch/
+  apply/delete or "*"; "patch" also matches apply; resource = plural or "*") wait
+  delaySeconds, then fail with code and a Status (a watch with 410 gets an ERROR event), or
+  answer the raw body; `times` (default: until cleared) counts down. GET/DELETE /fake/faults.
+- POST /fake/watches/drop: every open watch connection closes without its final chunk.
+- POST /fake/compact: history forgotten; older watches and continue tokens get 410.
+- POST /fake/bookmarks: a BOOKMARK now on every watch that allows them.
+- PUT /fake/tokens {tokens: [...]}: the valid bearer tokens.
+- POST /fake/pods/NS/NAME/ready {ready}: Ready/ContainersReady conditions, containerStatuses.
+- POST /fake/pods/NS/NAME/status {...}: merge into the pod's status (podIP, phase, ...).
+- GET /fake/requests: {byVerb, total, writes, connections}; DELETE resets them.
+
 What it does not model
 - Admission webhooks, admission plugins (LimitRanger, ResourceQuota, PodSecurity), RBAC
   evaluation (every authenticated user may do everything), impersonation, audit.
-- HTTP/2, protobuf and CBOR encodings, aggregated discovery (kubectl uses the legacy form),
+- HTTP/2, CBOR, and protobuf request bodies beyond metadata-only kinds (`kubectl create
+  namespace` works; other typed-client creates in protobuf get 415), aggregated discovery (kubectl uses the legacy form),
   OpenAPI v2, server-side Table printing of watches, `kubectl get -w`.
 - Schemas and defaults of built-in kinds (a StatefulSet is stored as sent; no validation of
   pod templates), immutable built-in fields, strategic merge patch directives beyond

@@ -269,6 +269,8 @@ def apply(live, applied, manager, force, subresource, api_version, scope):
         if other == manager and operation == "Apply":
             continue
         for path in paths & applied_leaves:
+            if get_path(applied, path) == {} and isinstance(get_path(live, path), dict):
+                continue
             if get_path(live, path) != get_path(applied, path):
                 conflicts.append((other, path))
     if conflicts and not force:
@@ -276,7 +278,13 @@ def apply(live, applied, manager, force, subresource, api_version, scope):
         raise PatchError(409, "Conflict", f"Apply failed with {len(conflicts)} conflict{'s' if len(conflicts) > 1 else ''}: {details}")
     result = copy.deepcopy(live)
     for path in sorted(applied_leaves):
-        _set_path(result, path, copy.deepcopy(get_path(applied, path)))
+        value = get_path(applied, path)
+        if value == {}:
+            # An empty map claims the map, not the keys other managers put in it.
+            if not isinstance(get_path(result, path), dict):
+                _set_path(result, path, {})
+        else:
+            _set_path(result, path, copy.deepcopy(value))
     previous = managers.get((manager, "Apply"), set())
     owned_by_others = set()
     for key, paths in managers.items():

@@ -2,6 +2,7 @@
 keywords and x-kubernetes-validations CEL rules through cel-python when it is installed),
 and the human-readable age of printer columns."""
 import copy
+import json
 import re
 import threading
 
@@ -75,7 +76,11 @@ _pattern_cache = {}
 
 
 def validate(value, schema, path, causes, old=None, has_old=False):
-    """OpenAPI keyword validation; appends (path, message) to causes."""
+    """OpenAPI keyword and CEL validation; appends (path, message) to causes. On updates a
+    value equal to the old one is not validated again (CRD validation ratcheting, on by
+    default since Kubernetes 1.30), so an unchanged spec is not re-checked on status writes."""
+    if has_old and value == old:
+        return
     field = path.lstrip(".") or "<root>"
     if value is None:
         if not schema.get("nullable"):
@@ -84,7 +89,7 @@ def validate(value, schema, path, causes, old=None, has_old=False):
         return
     if schema.get("x-kubernetes-int-or-string"):
         if not (_TYPES["integer"](value) or isinstance(value, str)):
-            causes.append((field, f"Invalid value: must be an integer or a string"))
+            causes.append((field, "Invalid value: must be an integer or a string"))
             return
     else:
         expected = schema.get("type")
@@ -154,7 +159,25 @@ def _type_name(value):
 
 
 _programs = {}
+_results = {}  # (rule, self, oldSelf) as JSON -> result: CEL is pure, and objects repeat
 _cel_lock = threading.Lock()
+
+
+_field_use = {}
+
+
+def _fields_used(text):
+    """The fields a rule selects from self/oldSelf ("self.metadata.name" -> {"metadata"}), or
+    None when it uses self whole (self == oldSelf, self.size(), has(self))."""
+    if text not in _field_use:
+        fields = set()
+        for match in re.finditer(r"\b(?:self|oldSelf)\b(\.(\w+)(\s*\()?)?", text):
+            if not match.group(2) or match.group(3):
+                fields = None
+                break
+            fields.add(match.group(2))
+        _field_use[text] = fields
+    return _field_use[text]
 
 
 def _check_rule(rule, value, old, has_old, field, causes):
@@ -164,20 +187,35 @@ def _check_rule(rule, value, old, has_old, field, causes):
     transition = "oldSelf" in text
     if transition and not has_old:
         return  # transition rules only run on updates
+    fields = _fields_used(text)
+    if fields is not None and isinstance(value, dict):
+        # Only the fields the rule selects matter: convert and cache just those.
+        value = {k: v for k, v in value.items() if k in fields}
+        if isinstance(old, dict):
+            old = {k: v for k, v in old.items() if k in fields}
+    key = (text, json.dumps(value, sort_keys=True), json.dumps(old, sort_keys=True) if transition else None)
     with _cel_lock:
-        program = _programs.get(text)
-        if program is None:
-            environment = celpy.Environment()
-            program = _programs[text] = environment.program(environment.compile(text))
-        activation = {"self": celpy.json_to_cel(value)}
-        if transition:
-            activation["oldSelf"] = celpy.json_to_cel(old)
-        try:
-            result = program.evaluate(activation)
-        except Exception as error:  # an evaluation error rejects the object, as the API server does
-            causes.append((field, f"Invalid value: {text}: evaluation error: {error}"))
-            return
-    if isinstance(result, Exception) or not bool(result):
+        result = _results.get(key)
+        if result is None:
+            program = _programs.get(text)
+            if program is None:
+                environment = celpy.Environment()
+                program = _programs[text] = environment.program(environment.compile(text))
+            activation = {"self": celpy.json_to_cel(value)}
+            if transition:
+                activation["oldSelf"] = celpy.json_to_cel(old)
+            try:
+                evaluated = program.evaluate(activation)
+                result = ("ok",) if not isinstance(evaluated, Exception) and bool(evaluated) else ("failed",)
+            except Exception as error:  # an evaluation error rejects the object, as the API server does
+                result = ("error", str(error))
+            if len(_results) > 50000:
+                _results.clear()
+            _results[key] = result
+    if result[0] == "error":
+        causes.append((field, f"Invalid value: {text}: evaluation error: {result[1]}"))
+        return
+    if result[0] == "failed":
         message = rule.get("message") or f"failed rule: {text}"
         causes.append((field, f"Invalid value: \"object\": {message}"))
 

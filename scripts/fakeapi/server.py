@@ -11,6 +11,7 @@ import time
 import urllib.parse
 
 import patch as patching
+import protobuf
 import schema as schemas
 import simulation
 import store as stores
@@ -33,6 +34,7 @@ class State:
         self.faults = []
         self.lock = threading.Lock()
         self.counts = {}
+        self.connections = 0
         self.port = port
         self.controller = simulation.StatefulSetController(store)
 
@@ -54,6 +56,10 @@ class State:
                 return dict(rule)
         return None
 
+    def count_connection(self):
+        with self.lock:
+            self.connections += 1
+
     def count(self, verb):
         with self.lock:
             self.counts[verb] = self.counts.get(verb, 0) + 1
@@ -72,6 +78,10 @@ class Server(http.server.ThreadingHTTPServer):
     def finish_request(self, request, client_address):
         # The TLS handshake runs on the connection's own thread, never the accepting one.
         request.settimeout(30)
+        # Headers and body go out as separate writes: without this, Nagle's algorithm and
+        # the client's delayed ACK add 40 ms to every response.
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.state.count_connection()
         try:
             connection = self.context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
@@ -123,10 +133,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def parse_body(self, data, content_type):
         if not data:
             return None
+        if "protobuf" in content_type:
+            try:
+                return protobuf.decode(data)
+            except protobuf.Unsupported as error:
+                raise stores.APIError(415, "UnsupportedMediaType", f"the fake API server reads protobuf only for metadata-only kinds: {error}")
+        if "cbor" in content_type:
+            raise stores.APIError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted media types "
+                                                              f"include: application/json, application/yaml (not {content_type})")
         try:
-            if "yaml" in content_type:
-                if yaml is None:
-                    return json.loads(data)
+            if "yaml" in content_type and yaml is not None:
+                # JSON is YAML, and most apply bodies are JSON: parse them at C speed.
+                if data.lstrip()[:1] in (b"{", b"["):
+                    try:
+                        return json.loads(data)
+                    except ValueError:
+                        pass
                 return yaml.safe_load(data)
             return json.loads(data)
         except (ValueError, Exception) as error:
@@ -349,6 +371,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if fault:
             if fault.get("delaySeconds"):
                 time.sleep(fault["delaySeconds"])
+            if fault.get("body") is not None:
+                # A broken server or proxy: this status and these bytes, whatever they are.
+                data = fault["body"].encode()
+                if verb == "watch" and fault.get("code", 200) == 200:
+                    self.start_stream()
+                    self.write_chunk(data)
+                    self.write_chunk(b"")
+                    return
+                self.send_response(fault.get("code") or 200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
             if fault.get("code"):
                 code = fault["code"]
                 if verb == "watch" and code == 410:
@@ -362,6 +398,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.scale(method, resource, namespace, name, body, manager)
         if verb == "get":
             return self.respond_object(store.get(resource, namespace, name), resource)
+        if resource.key == "/events":
+            return self.core_events(verb, namespace, name, query)
         if verb in ("list", "watch"):
             try:
                 labels = stores.parse_label_selector(query.get("labelSelector"))
@@ -408,6 +446,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                                     "uid": obj["metadata"]["uid"]}})
         raise stores.APIError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
+    def core_events(self, verb, namespace, name, query):
+        """core/v1 Events, read-only, as a view of the events.k8s.io/v1 store (one storage in a
+        real cluster too): what kubectl describe lists."""
+        store = self.state.store
+        source = store.resources["events.k8s.io/events"]
+        core = store.resources["/events"]
+        if verb == "get":
+            return self.respond_object(core_event(store.get(source, namespace, name)), core)
+        if verb != "list":
+            raise stores.APIError(405, "MethodNotAllowed", "the fake API server serves core/v1 events read-only (list, get); "
+                                                           "write and watch events.k8s.io/v1")
+        try:
+            labels = stores.parse_label_selector(query.get("labelSelector"))
+            fields = stores.parse_field_selector(query.get("fieldSelector"))
+        except ValueError as error:
+            raise stores.APIError(400, "BadRequest", f"unable to parse requirement: {error}")
+        items, rv, _, _ = store.list(source, namespace, labels, [])
+        converted = [event for event in map(core_event, items) if stores.matches_fields(event, fields)]
+        return self.respond_list(core, converted, rv, None)
+
     def check_kind(self, resource, payload):
         if payload.get("kind") not in (None, resource.kind) or payload.get("apiVersion") not in (None, resource.api_version):
             raise stores.APIError(400, "BadRequest", f"the API version in the data ({payload.get('apiVersion')}) does not match "
@@ -423,7 +481,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise stores.APIError(415, "UnsupportedMediaType", "strategic merge patch is not supported for custom resources")
             function = patching.strategic_merge_patch
         else:
-            raise stores.APIError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted media types include: "
+            raise stores.APIError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: "
                                                               "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
         expected = None
         if isinstance(payload, dict):
@@ -653,7 +711,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             rule = {"verb": payload.get("verb", "*"), "resource": payload.get("resource", "*"), "name": payload.get("name"),
                     "namespace": payload.get("namespace"), "subresource": payload.get("subresource"),
                     "code": payload.get("code"), "reason": payload.get("reason"), "message": payload.get("message"),
-                    "delaySeconds": float(payload.get("delaySeconds") or 0), "times": payload.get("times")}
+                    "delaySeconds": float(payload.get("delaySeconds") or 0), "times": payload.get("times"),
+                    "body": payload.get("body")}
             with state.lock:
                 state.faults.append(rule)
             return self.send_json(201, rule)
@@ -683,12 +742,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(200, {})
         if parts == ["requests"] and method == "GET":
             with state.lock:
-                counts = dict(state.counts)
+                counts, connections = dict(state.counts), state.connections
             return self.send_json(200, {"byVerb": counts, "total": sum(counts.values()),
-                                        "writes": sum(v for k, v in counts.items() if k in WRITE_VERBS)})
+                                        "writes": sum(v for k, v in counts.items() if k in WRITE_VERBS),
+                                        "connections": connections})
         if parts == ["requests"] and method == "DELETE":
             with state.lock:
                 state.counts.clear()
+                state.connections = 0
             return self.send_json(200, {})
         if len(parts) == 4 and parts[0] == "pods" and method == "POST":
             namespace, name, action = parts[1], parts[2], parts[3]
@@ -702,6 +763,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                          "kubelet", subresource="status")
                 return self.send_json(200, obj)
         raise stores.APIError(404, "NotFound", f"no control endpoint {method} {path}")
+
+
+def core_event(event):
+    """events.k8s.io/v1 -> v1, as the API server converts them."""
+    converted = {"apiVersion": "v1", "kind": "Event", "metadata": event["metadata"],
+                 "involvedObject": event.get("regarding") or {}, "reason": event.get("reason", ""),
+                 "message": event.get("note", ""), "type": event.get("type", ""),
+                 "eventTime": event.get("eventTime"), "action": event.get("action", ""),
+                 "reportingComponent": event.get("reportingController", ""),
+                 "reportingInstance": event.get("reportingInstance", ""),
+                 "source": (event.get("deprecatedSource") or {"component": event.get("reportingController", "")}),
+                 "count": event.get("deprecatedCount", 1)}
+    for old, new in (("deprecatedFirstTimestamp", "firstTimestamp"), ("deprecatedLastTimestamp", "lastTimestamp")):
+        if event.get(old):
+            converted[new] = event[old]
+    if event.get("related"):
+        converted["related"] = event["related"]
+    if event.get("series"):
+        converted["series"] = event["series"]
+    return converted
 
 
 def _reason(code):

@@ -82,11 +82,11 @@ class StatefulSetController:
         revision = f"{name}-{template_hash(template)}"
         self.ensure_revision(sts, revision, template)
         pods = {}
-        for (ns, pod_name), pod in list(self.store.objects[self.pods.key].items()):
-            if ns != namespace:
-                continue
+        # The owner-reference index, not a scan of every pod.
+        for key, ns, pod_name in list(self.store.dependents.get(sts["metadata"]["uid"], ())):
             n = ordinal(pod_name, name)
-            if n is not None and any(r.get("uid") == sts["metadata"]["uid"] for r in pod["metadata"].get("ownerReferences") or []):
+            pod = self.store.objects[self.pods.key].get((ns, pod_name)) if key == self.pods.key else None
+            if n is not None and pod is not None:
                 pods[n] = pod
         parallel = spec.get("podManagementPolicy") == "Parallel"
         # Scale down: highest ordinal first (all at once for Parallel).
@@ -179,8 +179,7 @@ class StatefulSetController:
         namespace = sts["metadata"]["namespace"]
         if (namespace, revision) in self.store.objects[self.revisions.key]:
             return
-        number = 1 + sum(1 for (ns, _), r in self.store.objects[self.revisions.key].items()
-                         if ns == namespace and any(o.get("uid") == sts["metadata"]["uid"] for o in r["metadata"].get("ownerReferences") or []))
+        number = 1 + sum(1 for key, _, _ in self.store.dependents.get(sts["metadata"]["uid"], ()) if key == self.revisions.key)
         self.store.create(self.revisions, namespace, {
             "apiVersion": "apps/v1", "kind": "ControllerRevision",
             "metadata": {"name": revision, "labels": dict(((sts["spec"].get("selector") or {}).get("matchLabels")) or {},

@@ -67,6 +67,8 @@ BUILTIN = [
     Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", short_names=["pdb"], generation=True),
     Resource("coordination.k8s.io", "v1", "leases", "Lease", status=False),
     Resource("events.k8s.io", "v1", "events", "Event", short_names=["ev"], status=False),
+    # The core v1 view of the same events (what kubectl describe reads); see server.core_event.
+    Resource("", "v1", "events", "Event", short_names=["ev"], status=False),
     Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
              namespaced=False, short_names=["crd", "crds"], generation=True),
 ]
@@ -99,7 +101,6 @@ def parse_label_selector(text):
     """"a=b,c!=d,e in (x,y),f notin (z),g,!h" -> requirements; ValueError on bad syntax."""
     requirements = []
     text = (text or "").strip()
-    i = 0
     parts, depth, current = [], 0, ""
     for c in text:
         if c == "(":
@@ -136,7 +137,6 @@ def parse_label_selector(text):
             if not all(c.isalnum() or c in "-_./" for c in part):
                 raise ValueError(f"invalid label key {part!r}")
             requirements.append((part, "exists", []))
-    del i
     return requirements
 
 
@@ -155,8 +155,9 @@ def parse_field_selector(text):
         else:
             raise ValueError(f"invalid field selector {part!r}")
     for key, _, _ in requirements:
-        if key not in ("metadata.name", "metadata.namespace", "status.phase", "spec.nodeName", "involvedObject.name",
-                       "regarding.name"):
+        if key not in ("metadata.name", "metadata.namespace", "status.phase", "spec.nodeName", "reason", "type",
+                       "reportingController", "reportingComponent", "source") \
+                and not key.startswith(("involvedObject.", "regarding.")):
             raise ValueError(f'field label not supported: {key}')
     return requirements
 
