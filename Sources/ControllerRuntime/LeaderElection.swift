@@ -79,6 +79,9 @@ public struct LeaderElector: Sendable {
             observed = lease
             observedAt = now
         }
+        // Someone else holds it now (it expired on their clock, or it was taken by hand):
+        // this process is no longer the leader, whatever it thought.
+        if isLeader && lease.holderIdentity != identity { isLeader = false }
         var next = lease
         next.renewTime = wallClock
         next.leaseDurationSeconds = Int(leaseDuration.rounded(.up))
@@ -181,7 +184,7 @@ public struct LeaderElection: Sendable {
             while true {
                 try await Task.sleep(nanoseconds: UInt64(elector.retryPeriod * 1e9))
                 try await attempt(&elector)
-                if !elector.isLeader { throw Failure.lost("could not renew the lease within \(elector.renewDeadline) s") }
+                if !elector.isLeader { throw Failure.lost("the lease is no longer ours (not renewed within \(elector.renewDeadline) s, or another holder took it)") }
             }
         }
         do {

@@ -51,6 +51,17 @@ import Testing
         #expect(!elector.isLeader)
     }
 
+    @Test func aLeaderThatSeesAnotherHolderStepsDownAtOnce() {
+        var elector = LeaderElector(identity: "a")
+        let ours = LeaseRecord(holderIdentity: "a", leaseDurationSeconds: 15, acquireTime: "t", renewTime: "t", leaseTransitions: 0, resourceVersion: "1")
+        elector.succeeded(ours, now: 0)
+        var taken = ours
+        taken.holderIdentity = "b"
+        taken.resourceVersion = "2"
+        #expect(elector.decide(lease: taken, now: second, wallClock: "w") == .wait(seconds: 2))
+        #expect(!elector.isLeader, "no second leader while the other one's lease runs")
+    }
+
     @Test func releaseOnlyOurOwnLease() {
         let elector = LeaderElector(identity: "a")
         let ours = LeaseRecord(holderIdentity: "a", leaseDurationSeconds: 15, acquireTime: "t", renewTime: "t", leaseTransitions: 0, resourceVersion: "5")
