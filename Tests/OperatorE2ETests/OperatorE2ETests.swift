@@ -327,6 +327,27 @@ let realSkipped = "ENSEMBLE_TEST_KUBECONFIG is not set: the real-API-server runs
     }
 }
 
+extension OperatorE2ETests {
+    /// A leader that finds the lease taken by someone else stops reconciling and exits 1
+    /// (its Deployment restarts it as a standby), never acting as a second leader.
+    @Test func aLeaderWhoseLeaseIsTakenStops() async throws {
+        try await withFakeAPIServer { fake in
+            let client = try fake.client()
+            let op = try await OperatorProcess.start(kubeconfig: fake.kubeconfigPath, arguments: [
+                "--namespace", "default", "--leader-elect", "--leader-election-namespace", "default",
+                "--lease-duration", "4", "--renew-deadline", "3", "--retry-period", "0.5"])
+            defer { op.stop() }
+            _ = try await eventually("it leads", timeout: 30) { try op.metric("ensemble_operator_leader") == 1 ? true : nil }
+            var lease = try await client.get(.leases, name: "ensemble-operator", namespace: "default").value
+            lease["spec"]?["holderIdentity"] = "intruder"
+            _ = try await client.replace(.leases, lease, namespace: "default")
+            _ = try await eventually("the operator exits", timeout: 30) { op.isRunning ? nil : true }
+            #expect(op.stop() == 1)
+            #expect(op.logLines().contains { $0["level"] == "error" && $0["msg"]?.contains("leadership lost") == true })
+        }
+    }
+}
+
 extension Array {
     func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
         var result: [T] = []
