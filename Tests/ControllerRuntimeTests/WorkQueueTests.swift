@@ -125,4 +125,25 @@ import Testing
         #expect(metrics.value("ensemble_operator_reconcile_errors_total", ["controller": "test"]) == 2)
         #expect(await queue.failureCount(ObjectKey(namespace: "ns", name: "bad")) == 0, "a success forgets the failures")
     }
+
+    @Test func requeueAfterComesBackWithoutAnyChange() async throws {
+        let queue = WorkQueue<ObjectKey>()
+        let runs = Mutex<[UInt64]>([])
+        let metrics = MetricsRegistry()
+        let controller = Controller(name: "test", queue: queue, workers: 1, logger: Logger(level: .error), metrics: metrics) { _ in
+            let count = runs.withLock { r -> Int in r.append(monotonicNanoseconds()); return r.count }
+            return count < 3 ? .requeue(after: 0.1) : .awaitChange
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await controller.run() }
+            await queue.add(ObjectKey(namespace: "ns", name: "poll"))
+            let deadline = Deadline.after(seconds: 20)
+            while runs.withLock({ $0.count }) < 3 && !deadline.hasPassed { try? await Task.sleep(nanoseconds: 5_000_000) }
+            await queue.shutDown()
+        }
+        let times = runs.withLock { $0 }
+        #expect(times.count == 3)
+        #expect(zip(times, times.dropFirst()).allSatisfy { Double($1 - $0) / 1e9 >= 0.1 }, "each requeue waits its delay")
+        #expect(metrics.value("ensemble_operator_reconcile_total", ["controller": "test", "result": "requeue"]) == 2)
+    }
 }
