@@ -328,6 +328,51 @@ let realSkipped = "ENSEMBLE_TEST_KUBECONFIG is not set: the real-API-server runs
 }
 
 extension OperatorE2ETests {
+    /// The CRD installed without its CEL rules (an old apply, a hand-edited copy): a
+    /// ZooKeeper ensemble of 12 gets past admission; the operator reports it (InvalidSpec on
+    /// spec.replicas) and creates nothing.
+    @Test func aSpecTheCRDNoLongerRejects() async throws {
+        try await withFakeAPIServer { fake in
+            let cluster = TestCluster(kubeconfig: fake.kubeconfigPath, client: try fake.client(), namespace: "default", fake: fake)
+            let crds = ResourceType(group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions",
+                                    kind: "CustomResourceDefinition", namespaced: false)
+            // Installed again rather than updated: the fake takes a CRD's schema when it is created.
+            let crd = try await cluster.client.get(crds, name: "ensembles.ensemble.dev")
+            _ = try await cluster.client.delete(crds, name: "ensembles.ensemble.dev")
+            var stripped = Self.withoutCEL(crd.value)
+            stripped["metadata"] = ["name": "ensembles.ensemble.dev"]
+            stripped["status"] = nil
+            _ = try await cluster.client.create(crds, stripped)
+            _ = try await eventually("admission lets 12 ZooKeeper members through", timeout: 30) { () -> Bool? in
+                do {
+                    _ = try await cluster.create("twelve", spec: ["engine": "ZooKeeper", "replicas": 12])
+                    return true
+                } catch let error as KubernetesError where error.status?.code == 422 {
+                    return nil  // the new schema is not in force yet
+                }
+            }
+            let op = try await OperatorProcess.start(kubeconfig: cluster.kubeconfig, arguments: ["--namespace", "default"])
+            defer { op.stop() }
+            let invalid = try await eventually("status says InvalidSpec", timeout: 30) { () -> KubeObject? in
+                let e = try await cluster.ensemble("twelve")
+                return cluster.condition(e, "Degraded")?["reason"] == "InvalidSpec" ? e : nil
+            }
+            #expect(cluster.condition(invalid, "Degraded")?["message"]?.stringValue?.contains("spec.replicas: must be between 1 and 9") == true)
+            #expect(try await cluster.exists(.statefulSets, "twelve") == nil)
+        }
+    }
+
+    static func withoutCEL(_ value: Value) -> Value {
+        switch value {
+        case .object(let object):
+            var out = Object()
+            for (key, item) in object where key != "x-kubernetes-validations" { out[key] = withoutCEL(item) }
+            return .object(out)
+        case .array(let items): return .array(items.map(withoutCEL))
+        default: return value
+        }
+    }
+
     /// A leader that finds the lease taken by someone else stops reconciling and exits 1
     /// (its Deployment restarts it as a standby), never acting as a second leader.
     @Test func aLeaderWhoseLeaseIsTakenStops() async throws {
