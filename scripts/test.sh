@@ -6,12 +6,14 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Real ZooKeeper servers (the Debian package) and netcat for the probe benchmark; libcurl's
-# headers for the Kubernetes client (the CCurl system-library target, found by pkg-config);
-# openssl for the fake API server's test certificates.
+# Real ZooKeeper servers (the Debian package), netcat for the probe benchmark, ip (iproute2)
+# for the network namespaces the rendered-pod tests run pods in; libcurl's headers for the
+# Kubernetes client (the CCurl system-library target, found by pkg-config); openssl for the
+# fake API server's test certificates.
 missing=()
 [ -f /usr/share/java/zookeeper.jar ] || missing+=(zookeeper)
 command -v nc >/dev/null 2>&1 || missing+=(netcat-openbsd)
+[ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 [ -f /usr/include/x86_64-linux-gnu/curl/curl.h ] || [ -f /usr/include/curl/curl.h ] || missing+=(libcurl4-openssl-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)

@@ -31,7 +31,8 @@ public enum Engine: String, Sendable, CaseIterable {
 public struct EnsembleSpec: Equatable, Sendable {
     public var engine: Engine
     public var replicas: Int
-    public var image: String
+    /// nil: the engine's default (`effectiveImage`).
+    public var image: String?
     public var imagePullPolicy: String
     public var resources: Resources
     public var storage: Storage
@@ -51,8 +52,7 @@ public struct EnsembleSpec: Equatable, Sendable {
 
     /// The image to run: the spec's, or the engine's default.
     public var effectiveImage: String {
-        if !image.isEmpty { return image }
-        return engine == .zooKeeper ? Defaults.zooKeeperImage : Defaults.cassandraImage
+        image ?? (engine == .zooKeeper ? Defaults.zooKeeperImage : Defaults.cassandraImage)
     }
 }
 
@@ -65,21 +65,59 @@ public struct Resources: Equatable, Sendable {
 
 public struct Storage: Equatable, Sendable {
     public var size: String
-    public var storageClassName: String
+    /// nil: the cluster's default StorageClass.
+    public var storageClassName: String?
     public var reclaimPolicy: String
 }
 
 public struct EnvVar: Equatable, Sendable {
     public var name: String
-    public var value: String
+    public var value: String?
+    /// The references in `valueFrom` (exactly one when valid); nil without `valueFrom`.
+    public var valueFrom: [KeyReference]?
+}
+
+/// A key of a Secret or ConfigMap (an environment variable's `valueFrom`).
+public struct KeyReference: Equatable, Sendable {
+    public enum Kind: String, Sendable, CaseIterable { case secret = "secretKeyRef", configMap = "configMapKeyRef" }
+    public var kind: Kind
+    public var name: String
+    public var key: String
+    public var optional: Bool?
+}
+
+/// A volume of `spec.pod.volumes`, in the Pod API's shape (rendered as written).
+public struct PodVolume: Equatable, Sendable {
+    public var name: String
+    /// The sources present (configMap, secret, emptyDir, hostPath): exactly one when valid.
+    public var sources: [String]
+    public var definition: Value
+}
+
+public struct VolumeMount: Equatable, Sendable {
+    public var name: String
+    public var mountPath: String
+    public var subPath: String?
+    public var readOnly: Bool?
 }
 
 public struct PodSettings: Equatable, Sendable {
     public var labels: [String: String]
     public var annotations: [String: String]
     public var env: [EnvVar]
-    public var priorityClassName: String
-    public var terminationGracePeriodSeconds: Int
+    public var volumes: [PodVolume]
+    public var volumeMounts: [VolumeMount]
+    public var allowedHostPathVolumes: [String]
+    public var imagePullSecrets: [String]
+    public var serviceAccountName: String?
+    /// Each command's argv, in order.
+    public var postStart: [[String]]
+    public var preStop: [[String]]
+    /// Containers in the Pod API's shape, as written.
+    public var sidecars: [Value]
+    public var priorityClassName: String?
+    /// nil: the engine's default (`Defaults.zooKeeperGracePeriod` / `cassandraGracePeriod`).
+    public var terminationGracePeriodSeconds: Int?
 }
 
 public struct Toleration: Equatable, Sendable {
@@ -100,9 +138,10 @@ public struct Scheduling: Equatable, Sendable {
 }
 
 public struct SecuritySettings: Equatable, Sendable {
-    public var runAsUser: Int
-    public var runAsGroup: Int
-    public var fsGroup: Int
+    /// nil: the image's user and group (`Defaults.zooKeeperUser` / `cassandraUser`).
+    public var runAsUser: Int?
+    public var runAsGroup: Int?
+    public var fsGroup: Int?
     public var readOnlyRootFilesystem: String
 }
 
@@ -132,6 +171,8 @@ public struct ProbeSettings: Equatable, Sendable {
 public struct UpdateStrategy: Equatable, Sendable {
     public var type: String
     public var memberTimeoutSeconds: Int
+    public var stepTimeoutSeconds: Int
+    public var leaderHandOff: Bool
 }
 
 public struct ZooKeeperSpec: Equatable, Sendable {
@@ -146,18 +187,28 @@ public struct ZooKeeperSpec: Equatable, Sendable {
     public var fourLetterWords: [String]
     public var heapSize: String
     public var logLevel: String
+    public var metrics: MetricsSettings
     /// Overrides in key order (sorted), so the rendered file is stable.
     public var config: [String: String]
 }
 
+public struct MetricsSettings: Equatable, Sendable {
+    public var enabled: Bool
+    public var className: String
+    public var port: Int
+    public var serviceMonitor: Bool
+}
+
 public struct CassandraSpec: Equatable, Sendable {
-    public var clusterName: String
+    /// nil: the Ensemble's name.
+    public var clusterName: String?
     public var datacenter: String
     public var rack: String
     public var numTokens: Int
     public var seeds: Int
     public var maxHeapSize: String
     public var heapNewSize: String
+    public var streamingTimeoutSeconds: Int
 }
 
 // MARK: Decoding
@@ -275,7 +326,9 @@ public enum EnsembleDecoder {
 
     static func typedSpec(_ s: Value, raw: Value) -> EnsembleSpec {
         func str(_ path: String) -> String { s.lookup(path)?.stringValue ?? "" }
+        func optionalString(_ path: String) -> String? { s.lookup(path)?.stringValue }
         func int(_ path: String) -> Int { s.lookup(path)?.intValue ?? 0 }
+        func bool(_ path: String) -> Bool { s.lookup(path)?.boolValue ?? false }
         func quantity(_ path: String) -> String? { s.lookup(path)?.quantityText }
         func timing(_ name: String) -> ProbeTiming {
             ProbeTiming(initialDelaySeconds: int("probes.\(name).initialDelaySeconds"), periodSeconds: int("probes.\(name).periodSeconds"),
@@ -285,32 +338,61 @@ public enum EnsembleDecoder {
             Toleration(key: t["key"]?.stringValue, operator: t["operator"]?.stringValue ?? "Equal", value: t["value"]?.stringValue,
                        effect: t["effect"]?.stringValue, tolerationSeconds: t["tolerationSeconds"]?.intValue)
         }
-        let env = (s.lookup("pod.env")?.arrayValue ?? []).map { EnvVar(name: $0["name"]?.stringValue ?? "", value: $0["value"]?.stringValue ?? "") }
+        let env = (s.lookup("pod.env")?.arrayValue ?? []).map { item in
+            let references = item["valueFrom"].map { from in
+                KeyReference.Kind.allCases.compactMap { kind in
+                    from[kind.rawValue].map { ref in
+                        KeyReference(kind: kind, name: ref["name"]?.stringValue ?? "", key: ref["key"]?.stringValue ?? "", optional: ref["optional"]?.boolValue)
+                    }
+                }
+            }
+            return EnvVar(name: item["name"]?.stringValue ?? "", value: item["value"]?.stringValue, valueFrom: references)
+        }
+        let volumes = (s.lookup("pod.volumes")?.arrayValue ?? []).map { item in
+            PodVolume(name: item["name"]?.stringValue ?? "",
+                      sources: ["configMap", "secret", "emptyDir", "hostPath"].filter { item[$0] != nil }, definition: item)
+        }
+        let mounts = (s.lookup("pod.volumeMounts")?.arrayValue ?? []).map { item in
+            VolumeMount(name: item["name"]?.stringValue ?? "", mountPath: item["mountPath"]?.stringValue ?? "",
+                        subPath: item["subPath"]?.stringValue, readOnly: item["readOnly"]?.boolValue)
+        }
+        func commands(_ path: String) -> [[String]] {
+            (s.lookup(path)?.arrayValue ?? []).map { ($0["command"]?.arrayValue ?? []).compactMap(\.stringValue) }
+        }
         return EnsembleSpec(
             engine: Engine(rawValue: str("engine"))!,
             replicas: int("replicas"),
-            image: str("image"),
+            image: optionalString("image"),
             imagePullPolicy: str("imagePullPolicy"),
             resources: Resources(requestsCPU: quantity("resources.requests.cpu"), requestsMemory: quantity("resources.requests.memory"),
                                  limitsCPU: quantity("resources.limits.cpu"), limitsMemory: quantity("resources.limits.memory")),
-            storage: Storage(size: quantity("storage.size") ?? "", storageClassName: str("storage.storageClassName"),
+            storage: Storage(size: quantity("storage.size") ?? "", storageClassName: optionalString("storage.storageClassName"),
                              reclaimPolicy: str("storage.reclaimPolicy")),
             pod: PodSettings(labels: stringMap(s.lookup("pod.labels")), annotations: stringMap(s.lookup("pod.annotations")), env: env,
-                             priorityClassName: str("pod.priorityClassName"),
-                             terminationGracePeriodSeconds: int("pod.terminationGracePeriodSeconds")),
+                             volumes: volumes, volumeMounts: mounts,
+                             allowedHostPathVolumes: (s.lookup("pod.allowedHostPathVolumes")?.arrayValue ?? []).compactMap(\.stringValue),
+                             imagePullSecrets: (s.lookup("pod.imagePullSecrets")?.arrayValue ?? []).compactMap { $0["name"]?.stringValue },
+                             serviceAccountName: optionalString("pod.serviceAccountName"),
+                             postStart: commands("pod.lifecycle.postStart"), preStop: commands("pod.lifecycle.preStop"),
+                             sidecars: s.lookup("pod.sidecars")?.arrayValue ?? [],
+                             priorityClassName: optionalString("pod.priorityClassName"),
+                             terminationGracePeriodSeconds: s.lookup("pod.terminationGracePeriodSeconds")?.intValue),
             scheduling: Scheduling(nodeSelector: stringMap(s.lookup("scheduling.nodeSelector")), tolerations: tolerations,
                                    nodeAffinity: s.lookup("scheduling.nodeAffinity"),
                                    topologySpreadConstraints: s.lookup("scheduling.topologySpreadConstraints")?.arrayValue ?? [],
                                    antiAffinity: str("scheduling.antiAffinity"),
                                    antiAffinityTopologyKey: str("scheduling.antiAffinityTopologyKey")),
-            securityContext: SecuritySettings(runAsUser: int("securityContext.runAsUser"), runAsGroup: int("securityContext.runAsGroup"),
-                                              fsGroup: int("securityContext.fsGroup"),
+            securityContext: SecuritySettings(runAsUser: s.lookup("securityContext.runAsUser")?.intValue,
+                                              runAsGroup: s.lookup("securityContext.runAsGroup")?.intValue,
+                                              fsGroup: s.lookup("securityContext.fsGroup")?.intValue,
                                               readOnlyRootFilesystem: str("securityContext.readOnlyRootFilesystem")),
             service: ServiceSettings(type: str("service.type"), annotations: stringMap(s.lookup("service.annotations"))),
             podDisruptionBudget: DisruptionBudget(enabled: s.lookup("podDisruptionBudget.enabled")?.boolValue ?? true,
                                                   maxUnavailable: s.lookup("podDisruptionBudget.maxUnavailable")?.intValue),
             probes: ProbeSettings(readiness: timing("readiness"), liveness: timing("liveness"), startup: timing("startup")),
-            updateStrategy: UpdateStrategy(type: str("updateStrategy.type"), memberTimeoutSeconds: int("updateStrategy.memberTimeoutSeconds")),
+            updateStrategy: UpdateStrategy(type: str("updateStrategy.type"), memberTimeoutSeconds: int("updateStrategy.memberTimeoutSeconds"),
+                                           stepTimeoutSeconds: int("updateStrategy.stepTimeoutSeconds"),
+                                           leaderHandOff: s.lookup("updateStrategy.leaderHandOff")?.boolValue ?? true),
             clusterDomain: str("clusterDomain"),
             zookeeper: ZooKeeperSpec(
                 tickTime: int("zookeeper.tickTime"), initLimit: int("zookeeper.initLimit"), syncLimit: int("zookeeper.syncLimit"),
@@ -319,11 +401,14 @@ public enum EnsembleDecoder {
                 purgeInterval: int("zookeeper.autopurge.purgeInterval"),
                 fourLetterWords: (s.lookup("zookeeper.fourLetterWords")?.arrayValue ?? []).compactMap(\.stringValue),
                 heapSize: str("zookeeper.heapSize"), logLevel: str("zookeeper.logLevel"),
+                metrics: MetricsSettings(enabled: bool("zookeeper.metrics.enabled"), className: str("zookeeper.metrics.className"),
+                                         port: int("zookeeper.metrics.port"), serviceMonitor: bool("zookeeper.metrics.serviceMonitor")),
                 config: stringMap(s.lookup("zookeeper.config"))),
             cassandra: CassandraSpec(
-                clusterName: str("cassandra.clusterName"), datacenter: str("cassandra.datacenter"), rack: str("cassandra.rack"),
+                clusterName: optionalString("cassandra.clusterName"), datacenter: str("cassandra.datacenter"), rack: str("cassandra.rack"),
                 numTokens: int("cassandra.numTokens"), seeds: int("cassandra.seeds"),
-                maxHeapSize: str("cassandra.maxHeapSize"), heapNewSize: str("cassandra.heapNewSize")),
+                maxHeapSize: str("cassandra.maxHeapSize"), heapNewSize: str("cassandra.heapNewSize"),
+                streamingTimeoutSeconds: int("cassandra.streamingTimeoutSeconds")),
             hasZooKeeperBlock: raw["zookeeper"] != nil && raw["zookeeper"] != .null,
             hasCassandraBlock: raw["cassandra"] != nil && raw["cassandra"] != .null)
     }

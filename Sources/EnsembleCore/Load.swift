@@ -31,14 +31,16 @@ public struct LoadError: Error, Equatable, Sendable, CustomStringConvertible {
     public var message: String
 
     public var description: String {
-        if let position { return "\(source):\(position.line):\(position.column): \(message)" }
-        return "\(source): \(message)"
+        if let position { return "\(source):\(position.line):\(position.column): error: \(message)" }
+        return "\(source): error: \(message)"
     }
 }
 
 public enum ManifestLoader {
     /// Parses every document of a YAML (or JSON) stream. Empty documents are skipped.
+    /// Documents beyond `DocumentLimits` (size, depth, alias expansion) are refused first.
     public static func loadDocuments(yaml: String, source: String) throws(LoadError) -> [SourceDocument] {
+        try DocumentLimits.check(yaml: yaml, source: source)
         var documents: [SourceDocument] = []
         do {
             var index = 0
@@ -112,21 +114,11 @@ public enum ManifestLoader {
         case .scalar(let scalar):
             return convertScalar(scalar)
         case .mapping(let mapping):
-            var object = Object()
-            for (keyNode, valueNode) in mapping {
-                guard case .scalar(let keyScalar) = keyNode else {
-                    throw LoadError(source: source, position: keyNode.mark.map { SourcePosition(line: $0.line, column: $0.column) },
-                                    message: "\(path.isEmpty ? "document" : path): mapping keys must be plain strings")
-                }
-                let key = keyScalar.string
-                let childPath = join(path, key)
-                if object[key] != nil {
-                    throw LoadError(source: source, position: keyNode.mark.map { SourcePosition(line: $0.line, column: $0.column) },
-                                    message: "\(childPath): key appears twice")
-                }
-                object[key] = try convert(valueNode, path: childPath, positions: &positions, source: source)
+            var entries: [(String, Value)] = []
+            for pair in try pairs(of: mapping, path: path, source: source) {
+                entries.append((pair.key, try convert(pair.value, path: join(path, pair.key), positions: &positions, source: source)))
             }
-            return .object(object)
+            return .object(Object(uniqueEntries: entries))
         case .sequence(let sequence):
             var items: [Value] = []
             for (i, item) in sequence.enumerated() {
@@ -134,9 +126,47 @@ public enum ManifestLoader {
             }
             return .array(items)
         case .alias:
+            // Yams composes an alias as the node it names; a bare alias node never comes back.
             throw LoadError(source: source, position: node.mark.map { SourcePosition(line: $0.line, column: $0.column) },
-                            message: "\(path): YAML aliases are not supported in resources")
+                            message: "\(path): unresolved YAML alias")
         }
+    }
+
+    /// A mapping's pairs with YAML merge keys applied (`<<: *a` or `<<: [*a, *b]`, which
+    /// kubectl's parser applies too): the mapping's own keys win wherever they appear, then
+    /// merged mappings in order, earlier ones winning over later ones.
+    private static func pairs(of mapping: Node.Mapping, path: String, source: String) throws(LoadError) -> [(key: String, value: Node)] {
+        func position(_ node: Node) -> SourcePosition? { node.mark.map { SourcePosition(line: $0.line, column: $0.column) } }
+        let owner = path.isEmpty ? "document" : path
+        var result: [(key: String, value: Node)] = []
+        var seen = Set<String>()
+        var merges: [(key: Node, value: Node)] = []
+        for (keyNode, valueNode) in mapping {
+            guard case .scalar(let keyScalar) = keyNode else {
+                throw LoadError(source: source, position: position(keyNode), message: "\(owner): mapping keys must be plain strings")
+            }
+            if keyScalar.style == .plain && keyScalar.string == "<<" {
+                merges.append((keyNode, valueNode))
+                continue
+            }
+            guard seen.insert(keyScalar.string).inserted else {
+                throw LoadError(source: source, position: position(keyNode), message: "\(join(path, keyScalar.string)): key appears twice")
+            }
+            result.append((keyScalar.string, valueNode))
+        }
+        for merge in merges {
+            let list: [Node]
+            if case .sequence(let sequence) = merge.value { list = Array(sequence) } else { list = [merge.value] }
+            for item in list {
+                guard case .mapping(let merged) = item else {
+                    throw LoadError(source: source, position: position(merge.key), message: "\(owner): a merge key (<<) takes a mapping or a list of mappings")
+                }
+                for pair in try pairs(of: merged, path: path, source: source) where seen.insert(pair.key).inserted {
+                    result.append(pair)
+                }
+            }
+        }
+        return result
     }
 
     private static func convertScalar(_ scalar: Node.Scalar) -> Value {

@@ -17,7 +17,10 @@ public struct EnsembleNames: Sendable {
     public var clientService: String { "\(name)-client" }
     public var podDisruptionBudget: String { "\(name)-pdb" }
     public var configMap: String { "\(name)-config" }
+    public var serviceMonitor: String { "\(name)-metrics" }
     public func pod(_ ordinal: Int) -> String { "\(name)-\(ordinal)" }
+    /// The PVC the StatefulSet's `data` volumeClaimTemplate gives a member.
+    public func volumeClaim(_ ordinal: Int) -> String { "data-\(pod(ordinal))" }
 
     /// The stable DNS name of a member through the headless Service.
     public func memberHost(_ ordinal: Int) -> String {
@@ -78,6 +81,19 @@ enum Syntax {
         if parts.count == 2 && !isDNSSubdomain(String(parts[0])) { return false }
         let name = String(parts.last!)
         return !name.isEmpty && isLabelValue(name)
+    }
+
+    /// A ConfigMap or Secret key: letters, digits, '-', '_', '.'.
+    static func isConfigKey(_ s: String) -> Bool {
+        !s.isEmpty && s.count <= 253 && s != "." && s != ".."
+            && s.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-._".unicodeScalars.contains($0)) }
+    }
+
+    /// "/a/b": absolute, no empty, "." or ".." parts, no trailing "/" (but "/" itself).
+    static func isCleanAbsolutePath(_ s: String) -> Bool {
+        guard s.hasPrefix("/") else { return false }
+        if s == "/" { return true }
+        return s.dropFirst().split(separator: "/", omittingEmptySubsequences: false).allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }
     }
 
     /// An environment variable name as the API server accepts it.

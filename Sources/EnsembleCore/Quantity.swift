@@ -64,6 +64,32 @@ public enum Quantity {
         return Double(digits).map { $0 * factor }
     }
 
+    /// A regular expression (RE2 and ECMA alike, for CEL's `matches`) for JVM sizes of at
+    /// least `bytes`: CEL cannot turn "512m" into a number, so the bound is spelled out per
+    /// suffix as "a decimal number at least N".
+    public static func jvmSizePattern(atLeast bytes: Int) -> String {
+        let units: [(suffix: String, factor: Int)] = [("", 1), ("[kK]", 1024), ("[mM]", 1_048_576), ("[gG]", 1_073_741_824)]
+        let alternatives = units.map { unit in
+            "(" + decimalPattern(atLeast: max(1, (bytes + unit.factor - 1) / unit.factor)) + ")" + unit.suffix
+        }
+        return "^0*(" + alternatives.joined(separator: "|") + ")$"
+    }
+
+    /// Decimal numbers without leading zeros that are at least `minimum` (at least 1): any
+    /// longer number, or one as long that first exceeds `minimum` at some digit, or `minimum`.
+    static func decimalPattern(atLeast minimum: Int) -> String {
+        let digits = Array(String(max(1, minimum)))
+        var alternatives = ["[1-9][0-9]{\(digits.count),}"]
+        for (index, digit) in digits.enumerated() {
+            let value = digit.wholeNumberValue!
+            guard value < 9 else { continue }
+            let rest = digits.count - index - 1
+            alternatives.append(String(digits[..<index]) + "[\(value + 1)-9]" + (rest > 1 ? "[0-9]{\(rest)}" : rest == 1 ? "[0-9]" : ""))
+        }
+        alternatives.append(String(digits))
+        return alternatives.joined(separator: "|")
+    }
+
     private static func pow10(_ e: Double) -> Double {
         var result = 1.0
         let n = Int(abs(e))

@@ -9,6 +9,20 @@ public enum ZooKeeperLayout {
     public static let configDir = "/conf"
     /// The ConfigMap, read-only; the init step copies it into `configDir`.
     public static let configSource = "/config-source"
+    /// ZooKeeper's own log directory (logging itself goes to stdout).
+    public static let logDir = "/logs"
+}
+
+/// Where things live inside a Cassandra member pod.
+public enum CassandraLayout {
+    /// The official image's data directory (data, commit log, saved caches, hints).
+    public static let dataDir = "/var/lib/cassandra"
+}
+
+/// Paths every member container has.
+public enum PodLayout {
+    /// A small writable emptyDir: the root filesystem may be read-only.
+    public static let tmp = "/tmp"
 }
 
 /// Where the probe binary lives in member pods and how it gets there.
@@ -39,6 +53,7 @@ public enum Rendering {
         objects.append(context.clientService())
         if ensemble.spec.podDisruptionBudget.enabled { objects.append(context.podDisruptionBudget()) }
         objects.append(context.statefulSet())
+        if context.metrics?.serviceMonitor == true { objects.append(context.serviceMonitor()) }
         return objects.map { $0.pruned() }
     }
 
@@ -51,7 +66,16 @@ public enum Rendering {
     public static func zooCfg(_ ensemble: Ensemble) -> String {
         let names = EnsembleNames(ensemble)
         let members = (0..<ensemble.spec.replicas).map { ZooKeeperMember(id: $0 + 1, host: names.memberHost($0)) }
-        return ZooCfg.render(settings: ensemble.zooKeeperSettings(), members: members)
+        var settings = ensemble.zooKeeperSettings()
+        // Pods only: local mode runs Debian's ZooKeeper, which lacks the Prometheus provider.
+        let metrics = ensemble.spec.zookeeper.metrics
+        if metrics.enabled { settings.metricsProvider = MetricsProvider(className: metrics.className, httpPort: metrics.port) }
+        return ZooCfg.render(settings: settings, members: members)
+    }
+
+    /// The pod's termination grace period: the spec's, else the engine's default.
+    public static func gracePeriod(_ spec: EnsembleSpec) -> Int {
+        spec.pod.terminationGracePeriodSeconds ?? (spec.engine == .zooKeeper ? Defaults.zooKeeperGracePeriod : Defaults.cassandraGracePeriod)
     }
 
     /// The probe's own timeout: below kubelet's so the probe, not kubelet, says why it failed.
@@ -131,20 +155,46 @@ struct RenderContext {
             : [["name": "intra-node", "port": 7000, "targetPort": 7000], ["name": "cql", "port": 9042, "targetPort": 9042]]
     }
 
+    /// The metrics settings when the provider is on (ZooKeeper only).
+    var metrics: MetricsSettings? {
+        isZooKeeper && spec.zookeeper.metrics.enabled ? spec.zookeeper.metrics : nil
+    }
+
     var clientPort: Value {
         isZooKeeper ? ["name": "client", "port": 2181, "targetPort": 2181] : ["name": "cql", "port": 9042, "targetPort": 9042]
     }
 
     func headlessService() -> Value {
-        [
+        var ports = peerPorts
+        var annotations: [String: String] = [:]
+        if let metrics {
+            ports.append(["name": "metrics", "port": .int(metrics.port), "targetPort": .int(metrics.port)])
+            // For Prometheus set-ups that discover targets from Service annotations: the
+            // headless Service lists every member, ready or not.
+            annotations = ["prometheus.io/scrape": "true", "prometheus.io/port": String(metrics.port), "prometheus.io/path": "/metrics"]
+        }
+        return [
             "apiVersion": "v1", "kind": "Service",
-            "metadata": metadata(names.headlessService),
+            "metadata": metadata(names.headlessService, annotations: annotations),
             "spec": [
                 "clusterIP": "None",
                 // Members must find each other before they are ready: election needs peers' DNS.
                 "publishNotReadyAddresses": true,
-                "ports": .array(peerPorts),
+                "ports": .array(ports),
                 "selector": .sortedMap(names.selectorLabels),
+            ],
+        ]
+    }
+
+    /// For the Prometheus Operator: scrapes the port named metrics of the Services with the
+    /// members' labels (only the headless Service has one).
+    func serviceMonitor() -> Value {
+        [
+            "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+            "metadata": metadata(names.serviceMonitor),
+            "spec": [
+                "selector": ["matchLabels": .sortedMap(names.selectorLabels)],
+                "endpoints": [["port": "metrics", "path": "/metrics"]],
             ],
         ]
     }
@@ -183,8 +233,8 @@ struct RenderContext {
             "accessModes": ["ReadWriteOnce"],
             "resources": ["requests": ["storage": .string(spec.storage.size)]],
         ]
-        if !spec.storage.storageClassName.isEmpty {
-            volumeClaimSpec["storageClassName"] = .string(spec.storage.storageClassName)
+        if let storageClassName = spec.storage.storageClassName {
+            volumeClaimSpec["storageClassName"] = .string(storageClassName)
         }
         return [
             "apiVersion": "apps/v1", "kind": "StatefulSet",
@@ -211,28 +261,31 @@ struct RenderContext {
         ]
     }
 
-    var defaultUser: Int { isZooKeeper ? 1000 : 999 }
+    var defaultUser: Int { isZooKeeper ? Defaults.zooKeeperUser : Defaults.cassandraUser }
 
     func podSpec() -> Value {
         let s = spec.securityContext
-        let gracePeriod = spec.pod.terminationGracePeriodSeconds > 0 ? spec.pod.terminationGracePeriodSeconds : (isZooKeeper ? 30 : 500)
         var pod: Value = [
             // Members never talk to the Kubernetes API.
             "automountServiceAccountToken": false,
             // Service links inject *_PORT variables that some images misread as their own settings.
             "enableServiceLinks": false,
-            "terminationGracePeriodSeconds": .int(gracePeriod),
+            "terminationGracePeriodSeconds": .int(Rendering.gracePeriod(spec)),
             "securityContext": [
                 "runAsNonRoot": true,
-                "runAsUser": .int(s.runAsUser > 0 ? s.runAsUser : defaultUser),
-                "runAsGroup": .int(s.runAsGroup > 0 ? s.runAsGroup : defaultUser),
-                "fsGroup": .int(s.fsGroup > 0 ? s.fsGroup : defaultUser),
+                "runAsUser": .int(s.runAsUser ?? defaultUser),
+                "runAsGroup": .int(s.runAsGroup ?? defaultUser),
+                "fsGroup": .int(s.fsGroup ?? defaultUser),
                 "fsGroupChangePolicy": "OnRootMismatch",
                 "seccompProfile": ["type": "RuntimeDefault"],
             ],
             "affinity": affinity(),
         ]
-        if !spec.pod.priorityClassName.isEmpty { pod["priorityClassName"] = .string(spec.pod.priorityClassName) }
+        if let priorityClassName = spec.pod.priorityClassName { pod["priorityClassName"] = .string(priorityClassName) }
+        if let serviceAccount = spec.pod.serviceAccountName { pod["serviceAccountName"] = .string(serviceAccount) }
+        if !spec.pod.imagePullSecrets.isEmpty {
+            pod["imagePullSecrets"] = .array(spec.pod.imagePullSecrets.map { ["name": .string($0)] })
+        }
         if !spec.scheduling.nodeSelector.isEmpty { pod["nodeSelector"] = .sortedMap(spec.scheduling.nodeSelector) }
         if !spec.scheduling.tolerations.isEmpty {
             pod["tolerations"] = .array(spec.scheduling.tolerations.map { t in
@@ -252,8 +305,8 @@ struct RenderContext {
             })
         }
         pod["initContainers"] = [installContainer()]
-        pod["containers"] = [isZooKeeper ? zooKeeperContainer() : cassandraContainer()]
-        pod["volumes"] = .array(volumes())
+        pod["containers"] = .array([isZooKeeper ? zooKeeperContainer() : cassandraContainer()] + sidecars())
+        pod["volumes"] = .array(volumes() + spec.pod.volumes.map(\.definition))
         return pod
     }
 
@@ -343,7 +396,60 @@ struct RenderContext {
     }
 
     var userEnv: [Value] {
-        spec.pod.env.map { ["name": .string($0.name), "value": .string($0.value)] }
+        spec.pod.env.map { variable in
+            var v: Value = ["name": .string(variable.name)]
+            if let reference = variable.valueFrom?.first {
+                var ref: Value = ["name": .string(reference.name), "key": .string(reference.key)]
+                if let optional = reference.optional { ref["optional"] = .bool(optional) }
+                v["valueFrom"] = .object(Object([(reference.kind.rawValue, ref)]))
+            } else {
+                v["value"] = .string(variable.value ?? "")
+            }
+            return v
+        }
+    }
+
+    /// The member container's mounts: the operator's, then the user's.
+    func volumeMounts(_ ours: [Value]) -> Value {
+        .array(ours + spec.pod.volumeMounts.map { mount in
+            var m: Value = ["name": .string(mount.name), "mountPath": .string(mount.mountPath)]
+            if let subPath = mount.subPath { m["subPath"] = .string(subPath) }
+            if let readOnly = mount.readOnly { m["readOnly"] = .bool(readOnly) }
+            return m
+        })
+    }
+
+    /// postStart and preStop of the member container. Several commands, or the user's
+    /// preStop before ours, run through `ensemble-probe hooks` (the image may have no
+    /// shell): the user's get half the grace period, ours runs after them whatever happens.
+    func lifecycle(ownPreStop: [String]?) -> Value? {
+        func exec(_ argv: [String]) -> Value { ["exec": ["command": .array(argv.map(Value.string))]] }
+        func steps(_ commands: [[String]]) -> [String] { commands.flatMap { [String($0.count)] + $0 } }
+        var result: Value = [:]
+        switch spec.pod.postStart.count {
+        case 0: break
+        case 1: result["postStart"] = exec(spec.pod.postStart[0])
+        default: result["postStart"] = exec([ProbeInstall.binary, "hooks"] + steps(spec.pod.postStart))
+        }
+        if spec.pod.preStop.isEmpty {
+            if let ownPreStop { result["preStop"] = exec(ownPreStop) }
+        } else {
+            let budget = max(1, Rendering.gracePeriod(spec) / 2)
+            let finally = ownPreStop.map { ["--finally"] + steps([$0]) } ?? []
+            result["preStop"] = exec([ProbeInstall.binary, "hooks", "--budget", String(budget)] + steps(spec.pod.preStop) + finally)
+        }
+        return result == [:] ? nil : result
+    }
+
+    /// Sidecars as written, with the members' restricted security context when they bring none.
+    func sidecars() -> [Value] {
+        spec.pod.sidecars.map { container in
+            var c = container
+            if c["securityContext"] == nil {
+                c["securityContext"] = ["allowPrivilegeEscalation": false, "capabilities": ["drop": ["ALL"]], "runAsNonRoot": true]
+            }
+            return c
+        }
     }
 
     func zooKeeperContainer() -> Value {
@@ -357,26 +463,27 @@ struct RenderContext {
             "command": ["zkServer.sh", "start-foreground"],
             "env": .array([
                 ["name": "ZOOCFGDIR", "value": .string(ZooKeeperLayout.configDir)],
-                ["name": "ZOO_LOG_DIR", "value": "/logs"],
-                ["name": "JVMFLAGS", "value": .string("-Xms\(heap) -Xmx\(heap) -Dzookeeper.log.dir=/logs")],
+                ["name": "ZOO_LOG_DIR", "value": .string(ZooKeeperLayout.logDir)],
+                ["name": "JVMFLAGS", "value": .string("-Xms\(heap) -Xmx\(heap) -Dzookeeper.log.dir=\(ZooKeeperLayout.logDir)")],
             ] + userEnv),
-            "ports": [
+            "ports": .array([
                 ["name": "client", "containerPort": 2181],
                 ["name": "server", "containerPort": 2888],
                 ["name": "leader-election", "containerPort": 3888],
-            ],
+            ] + (metrics.map { [["name": "metrics", "containerPort": .int($0.port)]] } ?? [])),
             "resources": resources(),
+            "lifecycle": lifecycle(ownPreStop: nil) ?? .null,
             "startupProbe": probe(["zk-startup"], spec.probes.startup),
             "readinessProbe": probe(readiness, spec.probes.readiness),
             "livenessProbe": probe(["zk-live"], spec.probes.liveness),
             "securityContext": restrictedContainerSecurity,
-            "volumeMounts": [
+            "volumeMounts": volumeMounts([
                 ["name": "data", "mountPath": .string(ZooKeeperLayout.volumeMount)],
                 ["name": "conf", "mountPath": .string(ZooKeeperLayout.configDir)],
                 ["name": "probe", "mountPath": .string(ProbeInstall.directory), "readOnly": true],
-                ["name": "logs", "mountPath": "/logs"],
-                ["name": "tmp", "mountPath": "/tmp"],
-            ],
+                ["name": "logs", "mountPath": .string(ZooKeeperLayout.logDir)],
+                ["name": "tmp", "mountPath": .string(PodLayout.tmp)],
+            ]),
         ]
     }
 
@@ -395,7 +502,7 @@ struct RenderContext {
                 ["name": "HEAP_NEWSIZE", "value": .string(c.heapNewSize)],
                 // Seeds by ordinal (numeric order), stable DNS names; no API access from the JVM.
                 ["name": "CASSANDRA_SEEDS", "value": .string(seeds)],
-                ["name": "CASSANDRA_CLUSTER_NAME", "value": .string(c.clusterName.isEmpty ? ensemble.metadata.name : c.clusterName)],
+                ["name": "CASSANDRA_CLUSTER_NAME", "value": .string(c.clusterName ?? ensemble.metadata.name)],
                 ["name": "CASSANDRA_DC", "value": .string(c.datacenter)],
                 ["name": "CASSANDRA_RACK", "value": .string(c.rack)],
                 ["name": "CASSANDRA_ENDPOINT_SNITCH", "value": "GossipingPropertyFileSnitch"],
@@ -410,18 +517,21 @@ struct RenderContext {
             ],
             "resources": resources(),
             // Flush memtables and stop accepting writes before the JVM goes away.
-            "lifecycle": ["preStop": ["exec": ["command": ["nodetool", "drain"]]]],
+            "lifecycle": lifecycle(ownPreStop: ["nodetool", "drain"]) ?? .null,
             // The CQL port opens only after bootstrap (which can stream for hours) and closes on
-            // disablebinary; startup and liveness watch the storage port, open all along.
-            "startupProbe": probe(["tcp-live", "--port", "7000"], spec.probes.startup),
+            // disablebinary; startup and liveness watch the storage port, open all along. The
+            // image's entrypoint sets listen_address to the pod's IP, so the storage port
+            // listens there and not on 127.0.0.1 (exec probes get no $(VAR) expansion: the
+            // probe reads POD_IP itself). CQL listens on 0.0.0.0 (rpc_address), 127.0.0.1 too.
+            "startupProbe": probe(["tcp-live", "--host-env", "POD_IP", "--port", "7000"], spec.probes.startup),
             "readinessProbe": probe(["cql-ready"], spec.probes.readiness),
-            "livenessProbe": probe(["tcp-live", "--port", "7000"], spec.probes.liveness),
+            "livenessProbe": probe(["tcp-live", "--host-env", "POD_IP", "--port", "7000"], spec.probes.liveness),
             "securityContext": restrictedContainerSecurity,
-            "volumeMounts": [
-                ["name": "data", "mountPath": "/var/lib/cassandra"],
+            "volumeMounts": volumeMounts([
+                ["name": "data", "mountPath": .string(CassandraLayout.dataDir)],
                 ["name": "probe", "mountPath": .string(ProbeInstall.directory), "readOnly": true],
-                ["name": "tmp", "mountPath": "/tmp"],
-            ],
+                ["name": "tmp", "mountPath": .string(PodLayout.tmp)],
+            ]),
         ]
     }
 

@@ -29,6 +29,18 @@ public struct Schema: Sendable {
     public var format: String?
     public var required: [String] = []
     public var rules: [Rule] = []
+    /// For lists: how the API server merges and checks them (`x-kubernetes-list-type`).
+    public var listType: ListType?
+    /// For objects: keys beyond the declared properties are kept as written (Kubernetes'
+    /// own types, such as a sidecar container, whose declared fields are still checked).
+    public var preservesUnknownFields = false
+
+    /// `set`: scalar items, each at most once. `map`: objects identified by the key fields,
+    /// each key at most once (and server-side apply merges items by key).
+    public enum ListType: Sendable, Equatable {
+        case set
+        case map(keys: [String])
+    }
 
     /// A CEL rule (`x-kubernetes-validations`).
     public struct Rule: Sendable {
@@ -120,6 +132,27 @@ extension Schema {
 
     static func freeform(_ description: String) -> Schema { Schema(kind: .freeform, description: description) }
 
+    /// A list whose items the API server identifies by `keys` (see `ListType.map`).
+    func keyed(by keys: String...) -> Schema {
+        var s = self
+        s.listType = .map(keys: keys)
+        return s
+    }
+
+    /// A list of distinct scalars.
+    func distinct() -> Schema {
+        var s = self
+        s.listType = .set
+        return s
+    }
+
+    /// An object that keeps fields beyond its declared properties.
+    func keepingUnknownFields() -> Schema {
+        var s = self
+        s.preservesUnknownFields = true
+        return s
+    }
+
     func with(_ rules: Schema.Rule...) -> Schema {
         var s = self
         s.rules += rules
@@ -175,7 +208,7 @@ extension Schema {
             if !d.isFinite { fail("must be a quantity such as 500m or 2Gi") }
         case (.object(let properties), .object(let object)):
             let known = Set(properties.map(\.name))
-            for key in object.keys where !known.contains(key) {
+            for key in object.keys where !known.contains(key) && !preservesUnknownFields {
                 let suggestion = properties.map(\.name).first { editDistance($0.lowercased(), key.lowercased()) <= 2 }
                 problems.append(Problem(.error, join(path, key),
                     "unknown field" + (suggestion.map { " (did you mean '\($0)'?)" } ?? "")))
@@ -194,6 +227,7 @@ extension Schema {
         case (.array(let items), .array(let array)):
             if let maxItems, array.count > maxItems { fail("must have at most \(maxItems) items, got \(array.count)") }
             for (i, child) in array.enumerated() { problems += items.structuralProblems(of: child, path: "\(path)[\(i)]") }
+            if let listType { problems += duplicates(in: array, listType: listType, path: path) }
         case (.freeform, .object): break
         case (.freeform, .array): break
         default:
@@ -212,6 +246,9 @@ extension Schema {
             for property in properties {
                 if let child = object[property.name], let clean = property.schema.sanitized(child) { result[property.name] = clean }
             }
+            if preservesUnknownFields {
+                for (key, value) in object where !properties.contains(where: { $0.name == key }) { result[key] = value }
+            }
             return .object(result)
         }
         switch (kind, value) {
@@ -225,6 +262,32 @@ extension Schema {
         default:
             return structuralProblems(of: value, path: "").isEmpty ? value : nil
         }
+    }
+
+    /// Items a `set` or `map` list holds twice, reported at the later item (the API server
+    /// refuses them too).
+    func duplicates(in array: [Value], listType: ListType, path: String) -> [Problem] {
+        var problems: [Problem] = []
+        var seen: [String: Int] = [:]
+        for (i, item) in array.enumerated() {
+            let identity: String
+            let location: String
+            switch listType {
+            case .set:
+                identity = Emit.json(item, pretty: false)
+                location = "\(path)[\(i)]"
+            case .map(let keys):
+                guard item.objectValue != nil, keys.allSatisfy({ item[$0] != nil && item[$0] != .null }) else { continue }
+                identity = keys.map { Emit.json(item[$0]!, pretty: false) }.joined(separator: "\u{0}")
+                location = "\(path)[\(i)].\(keys[0])"
+            }
+            if let first = seen[identity] {
+                problems.append(Problem(.error, location, "is listed twice (also item \(first))"))
+            } else {
+                seen[identity] = i
+            }
+        }
+        return problems
     }
 
     var expectedTypeName: String {
@@ -305,6 +368,14 @@ extension Schema {
         if let maxProperties { o["maxProperties"] = .int(maxProperties) }
         if let pattern { o["pattern"] = .string(pattern) }
         if let format { o["format"] = .string(format) }
+        switch listType {
+        case .set: o["x-kubernetes-list-type"] = "set"
+        case .map(let keys):
+            o["x-kubernetes-list-type"] = "map"
+            o["x-kubernetes-list-map-keys"] = .array(keys.map(Value.string))
+        case nil: break
+        }
+        if preservesUnknownFields { o["x-kubernetes-preserve-unknown-fields"] = true }
         if !rules.isEmpty {
             o["x-kubernetes-validations"] = .array(rules.map { ["rule": .string($0.rule), "message": .string($0.message)] })
         }

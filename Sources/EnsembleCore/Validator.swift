@@ -67,6 +67,7 @@ private struct Rules {
         disruptionBudget()
         probes()
         if spec.engine == .zooKeeper { zooKeeper() } else { cassandra() }
+        if spec.engine == .zooKeeper { metrics() }
     }
 
     mutating func names() {
@@ -87,9 +88,7 @@ private struct Rules {
         if longest.count > 253 {
             error("metadata.name", "member address '\(longest)' is longer than 253 characters; shorten the name, namespace or clusterDomain")
         }
-        if spec.image.contains(where: { $0 == " " || $0 == "\n" || $0 == "\t" }) {
-            error("spec.image", "must not contain whitespace, got '\(spec.image)'")
-        }
+        if let image = spec.image { self.image("spec.image", image) }
     }
 
     mutating func replicas() {
@@ -149,8 +148,8 @@ private struct Rules {
 
     mutating func storage() {
         _ = quantity("spec.storage.size", spec.storage.size)
-        let cls = spec.storage.storageClassName
-        if !cls.isEmpty && !Syntax.isDNSSubdomain(cls) {
+        // "" is Kubernetes' own "no class": the volumes bind only to pre-provisioned ones.
+        if let cls = spec.storage.storageClassName, !cls.isEmpty, !Syntax.isDNSSubdomain(cls) {
             error("spec.storage.storageClassName", "must be a DNS subdomain (lower-case letters, digits, '-', '.'), got '\(cls)'")
         }
     }
@@ -182,21 +181,168 @@ private struct Rules {
         if spec.pod.annotations.keys.contains(Rendering.configHashAnnotation) {
             error(join("spec.pod.annotations", Rendering.configHashAnnotation), "is set by the operator to roll members on configuration changes")
         }
-        var seen = Set<String>()
+        // Duplicate names (env, volumes, mounts, sidecars, pull secrets) are refused by the
+        // schema's list keys, before these rules run.
         let owned = Validator.operatorOwnedEnv[spec.engine]!
         for (i, variable) in spec.pod.env.enumerated() {
-            let path = "spec.pod.env[\(i)].name"
+            let path = "spec.pod.env[\(i)]"
             if !Syntax.isEnvName(variable.name) {
-                error(path, "'\(variable.name)' is not a valid variable name (letters, digits, '-', '.', '_', not starting with a digit)")
+                error("\(path).name", "'\(variable.name)' is not a valid variable name (letters, digits, '-', '.', '_', not starting with a digit)")
             } else if owned.contains(variable.name) {
-                error(path, "'\(variable.name)' is set by the operator; use the typed spec field instead")
-            } else if !seen.insert(variable.name).inserted {
-                error(path, "'\(variable.name)' is listed twice")
+                error("\(path).name", "'\(variable.name)' is set by the operator; use the typed spec field instead")
+            }
+            if variable.value != nil && variable.valueFrom != nil {
+                error("\(path).valueFrom", "takes the place of value: set one of them")
+            }
+            if let references = variable.valueFrom, references.count != 1 {
+                error("\(path).valueFrom", "takes exactly one of secretKeyRef and configMapKeyRef, got \(references.count)")
+            }
+            for reference in variable.valueFrom ?? [] {
+                objectName("\(path).valueFrom.\(reference.kind.rawValue).name", reference.name)
+                if !Syntax.isConfigKey(reference.key) {
+                    error("\(path).valueFrom.\(reference.kind.rawValue).key", "'\(reference.key)' is not a valid key (letters, digits, '-', '_', '.')")
+                }
             }
         }
-        let pc = spec.pod.priorityClassName
-        if !pc.isEmpty && !Syntax.isDNSSubdomain(pc) {
-            error("spec.pod.priorityClassName", "must be a DNS subdomain, got '\(pc)'")
+        if let pc = spec.pod.priorityClassName { objectName("spec.pod.priorityClassName", pc) }
+        if let account = spec.pod.serviceAccountName { objectName("spec.pod.serviceAccountName", account) }
+        for (i, secret) in spec.pod.imagePullSecrets.enumerated() { objectName("spec.pod.imagePullSecrets[\(i)].name", secret) }
+        volumes()
+        mounts()
+        for (hook, commands) in [("postStart", spec.pod.postStart), ("preStop", spec.pod.preStop)] {
+            for (i, command) in commands.enumerated() where command.first?.isEmpty ?? true {
+                error("spec.pod.lifecycle.\(hook)[\(i)].command", "needs a program to run")
+            }
+        }
+        sidecars()
+    }
+
+    mutating func objectName(_ path: String, _ name: String) {
+        if !Syntax.isDNSSubdomain(name) {
+            error(path, "must be a DNS subdomain (lower-case letters, digits, '-', '.'), got '\(name)'")
+        }
+    }
+
+    mutating func image(_ path: String, _ image: String) {
+        if image.isEmpty || image.contains(where: { $0 == " " || $0 == "\n" || $0 == "\t" }) {
+            error(path, "must be an image reference without whitespace, got '\(image)'")
+        }
+    }
+
+    mutating func volumes() {
+        let allowed = Set(spec.pod.allowedHostPathVolumes)
+        for (i, volume) in spec.pod.volumes.enumerated() {
+            let path = "spec.pod.volumes[\(i)]"
+            if !Syntax.isDNSLabel(volume.name) {
+                error("\(path).name", "must be a DNS label (lower-case letters, digits, '-'), got '\(volume.name)'")
+            } else if EnsembleAPI.operatorVolumeNames.contains(volume.name) {
+                error("\(path).name", "'\(volume.name)' is a volume of the operator's (\(EnsembleAPI.operatorVolumeNames.joined(separator: ", ")))")
+            }
+            guard volume.sources.count == 1, let source = volume.sources.first else {
+                error(path, volume.sources.isEmpty ? "needs a source: configMap, secret, emptyDir or hostPath"
+                                                    : "has several sources (\(volume.sources.joined(separator: ", "))); give exactly one")
+                continue
+            }
+            let definition = volume.definition[source]!
+            switch source {
+            case "configMap": objectName("\(path).configMap.name", definition["name"]?.stringValue ?? "")
+            case "secret": objectName("\(path).secret.secretName", definition["secretName"]?.stringValue ?? "")
+            case "hostPath":
+                if !allowed.contains(volume.name) {
+                    error("\(path).hostPath", "exposes the node's files to the pod: allowed only for volumes named in spec.pod.allowedHostPathVolumes")
+                }
+                if let hostPath = definition["path"]?.stringValue, !Syntax.isCleanAbsolutePath(hostPath) {
+                    error("\(path).hostPath.path", "must be an absolute path without '.' or '..' parts, got '\(hostPath)'")
+                }
+            default: break
+            }
+            for (j, item) in (definition["items"]?.arrayValue ?? []).enumerated() {
+                let file = item["path"]?.stringValue ?? ""
+                if file.hasPrefix("/") || !Syntax.isCleanAbsolutePath("/" + file) {
+                    error("\(path).\(source).items[\(j)].path", "must be a relative path without '.' or '..' parts, got '\(file)'")
+                }
+            }
+        }
+        for (i, name) in spec.pod.allowedHostPathVolumes.enumerated()
+        where !spec.pod.volumes.contains(where: { $0.name == name && $0.sources == ["hostPath"] }) {
+            error("spec.pod.allowedHostPathVolumes[\(i)]", "'\(name)' is not a hostPath volume in spec.pod.volumes")
+        }
+    }
+
+    /// Where a mount path runs into one of the operator's, if it does.
+    func clash(_ mountPath: String) -> String? {
+        EnsembleAPI.operatorMountPaths.first { own in
+            mountPath == own || mountPath.hasPrefix(own + "/") || own.hasPrefix(mountPath + "/")
+        }
+    }
+
+    mutating func mounts() {
+        let volumes = Set(spec.pod.volumes.map(\.name))
+        for (i, mount) in spec.pod.volumeMounts.enumerated() {
+            let path = "spec.pod.volumeMounts[\(i)]"
+            if !volumes.contains(mount.name) {
+                error("\(path).name", "'\(mount.name)' is not a volume in spec.pod.volumes")
+            }
+            if !Syntax.isCleanAbsolutePath(mount.mountPath) || mount.mountPath == "/" {
+                error("\(path).mountPath", "must be an absolute path below / without '.', '..' or empty parts, got '\(mount.mountPath)'")
+            } else if let own = clash(mount.mountPath) {
+                error("\(path).mountPath", "'\(mount.mountPath)' runs into the operator's mount \(own)")
+            }
+            if let sub = mount.subPath, sub.hasPrefix("/") || !Syntax.isCleanAbsolutePath("/" + sub) {
+                error("\(path).subPath", "must be a relative path without '.' or '..' parts, got '\(sub)'")
+            }
+        }
+    }
+
+    /// Ports the member container uses (containerPort: name).
+    var memberPorts: [Int: String] {
+        switch spec.engine {
+        case .zooKeeper:
+            var ports = [2181: "client", 2888: "server", 3888: "leader-election"]
+            if spec.zookeeper.metrics.enabled { ports[spec.zookeeper.metrics.port] = "metrics" }
+            return ports
+        case .cassandra:
+            return [7000: "intra-node", 7001: "tls-intra-node", 7199: "jmx", 9042: "cql"]
+        }
+    }
+
+    mutating func sidecars() {
+        let volumes = Set(spec.pod.volumes.map(\.name))
+        let ports = memberPorts
+        var sidecarPorts: [Int: String] = [:]
+        for (i, sidecar) in spec.pod.sidecars.enumerated() {
+            let path = "spec.pod.sidecars[\(i)]"
+            let name = sidecar["name"]?.stringValue ?? ""
+            if !Syntax.isDNSLabel(name) {
+                error("\(path).name", "must be a DNS label (lower-case letters, digits, '-'), got '\(name)'")
+            } else if EnsembleAPI.operatorContainerNames.contains(name) {
+                error("\(path).name", "'\(name)' is a container of the operator's")
+            }
+            image("\(path).image", sidecar["image"]?.stringValue ?? "")
+            if sidecar["securityContext"]?["privileged"] == true {
+                error("\(path).securityContext.privileged", "member pods run no privileged containers")
+            }
+            for (j, mount) in (sidecar["volumeMounts"]?.arrayValue ?? []).enumerated() {
+                let volume = mount["name"]?.stringValue ?? ""
+                if volumes.contains(volume) { continue }
+                if volume == "data" {
+                    if mount["readOnly"] != true {
+                        error("\(path).volumeMounts[\(j)].readOnly", "must be true: sidecars may read the members' data, never write it")
+                    }
+                } else {
+                    error("\(path).volumeMounts[\(j)].name", "'\(volume)' is not a volume in spec.pod.volumes (or data, read-only)")
+                }
+            }
+            for (j, port) in (sidecar["ports"]?.arrayValue ?? []).enumerated() {
+                guard let number = port["containerPort"]?.intValue else { continue }
+                if let taken = ports[number] ?? sidecarPorts[number] {
+                    error("\(path).ports[\(j)].containerPort", "\(number) is already the pod's '\(taken)' port: containers of a pod share its network")
+                }
+                sidecarPorts[number] = port["name"]?.stringValue ?? name
+                if let portName = port["name"]?.stringValue, ports.values.contains(portName) {
+                    error("\(path).ports[\(j)].name", "'\(portName)' is a port name of the member container")
+                }
+            }
         }
     }
 
@@ -269,9 +415,7 @@ private struct Rules {
                 error("spec.zookeeper.fourLetterWords[\(i)]", "must be four lower-case letters (e.g. cons) or *, got '\(word)'")
             }
         }
-        if !Quantity.isJVMSize(z.heapSize) {
-            error("spec.zookeeper.heapSize", "must be a JVM size such as 512m or 2g, got '\(z.heapSize)'")
-        }
+        heap("spec.zookeeper.heapSize", z.heapSize, example: "512m or 2g")
         for key in z.config.keys.sorted() {
             let path = join("spec.zookeeper.config", key)
             if let reason = ZooCfg.operatorOwnedKeyReason(key) {
@@ -287,23 +431,45 @@ private struct Rules {
         }
     }
 
+    /// A JVM heap: its syntax, and at least the smallest heap the JVM starts with.
+    mutating func heap(_ path: String, _ text: String, example: String) {
+        if !Quantity.isJVMSize(text) {
+            error(path, "must be a JVM size such as \(example), got '\(text)'")
+        } else if let bytes = Quantity.jvmBytes(text), bytes < Double(EnsembleAPI.minimumHeapBytes) {
+            error(path, "must be at least \(EnsembleAPI.minimumHeap): the JVM does not start with a smaller heap, got '\(text)'")
+        }
+    }
+
     mutating func cassandra() {
         let c = spec.cassandra
         if c.seeds > spec.replicas {
             error("spec.cassandra.seeds", "must not exceed spec.replicas (\(spec.replicas)), got \(c.seeds)")
         }
-        for (path, text) in [("spec.cassandra.maxHeapSize", c.maxHeapSize), ("spec.cassandra.heapNewSize", c.heapNewSize)] where !Quantity.isJVMSize(text) {
-            error(path, "must be a JVM size such as 512M or 2G, got '\(text)'")
+        heap("spec.cassandra.maxHeapSize", c.maxHeapSize, example: "512M or 2G")
+        if !Quantity.isJVMSize(c.heapNewSize) {
+            error("spec.cassandra.heapNewSize", "must be a JVM size such as 512M or 2G, got '\(c.heapNewSize)'")
         }
         if let heap = Quantity.jvmBytes(c.maxHeapSize), let young = Quantity.jvmBytes(c.heapNewSize), young >= heap {
             error("spec.cassandra.heapNewSize", "must be smaller than maxHeapSize (\(c.maxHeapSize)), got '\(c.heapNewSize)'")
         }
-        for (path, text) in [("spec.cassandra.clusterName", c.clusterName), ("spec.cassandra.datacenter", c.datacenter), ("spec.cassandra.rack", c.rack)] {
+        for (path, text) in [("spec.cassandra.clusterName", c.clusterName ?? ensemble.metadata.name), ("spec.cassandra.datacenter", c.datacenter), ("spec.cassandra.rack", c.rack)] {
             if text.contains(where: { !($0.isASCII && ($0.isLetter || $0.isNumber || "-_. ".contains($0))) }) {
                 error(path, "may contain only letters, digits, '-', '_', '.' and spaces, got '\(text)'")
             }
         }
+        if c.clusterName?.isEmpty == true { error("spec.cassandra.clusterName", "must not be empty (unset uses the Ensemble's name)") }
         if c.datacenter.isEmpty { error("spec.cassandra.datacenter", "must not be empty") }
         if c.rack.isEmpty { error("spec.cassandra.rack", "must not be empty") }
+    }
+
+    mutating func metrics() {
+        let m = spec.zookeeper.metrics
+        guard m.enabled else { return }
+        if let taken = [2181: "client", 2888: "server", 3888: "leader-election"][m.port] {
+            error("spec.zookeeper.metrics.port", "\(m.port) is the \(taken) port")
+        }
+        if !m.className.contains(".") || m.className.contains(where: { $0.isWhitespace }) {
+            error("spec.zookeeper.metrics.className", "must be a fully qualified Java class name, got '\(m.className)'")
+        }
     }
 }

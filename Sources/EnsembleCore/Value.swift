@@ -33,6 +33,26 @@ public enum Value: Equatable, Sendable {
         return current
     }
 
+    /// Follows a path of object keys and list indices: "spec.template.spec.containers[0].ports".
+    public func at(_ path: String) -> Value? {
+        var current: Value? = self
+        for part in path.split(separator: ".") {
+            var key = Substring(part)
+            var indices: [Int] = []
+            while let open = key.lastIndex(of: "["), key.hasSuffix("]"),
+                  let index = Int(key[key.index(after: open)..<key.index(before: key.endIndex)]) {
+                indices.insert(index, at: 0)
+                key = key[..<open]
+            }
+            if !key.isEmpty { current = current?[String(key)] }
+            for i in indices {
+                guard let array = current?.arrayValue, i >= 0, i < array.count else { return nil }
+                current = array[i]
+            }
+        }
+        return current
+    }
+
     /// The JSON type name used in error messages.
     public var typeName: String {
         switch self {
@@ -74,6 +94,12 @@ public struct Object: Equatable, Sendable, Sequence {
         }
     }
 
+    /// Entries whose keys are known to be distinct (a parser's checked keys): built in one
+    /// pass, where the subscript would search the entries for every key.
+    init(uniqueEntries: [(String, Value)]) {
+        entries = uniqueEntries.map { (key: $0.0, value: $0.1) }
+    }
+
     public var keys: [String] { entries.map(\.key) }
     public var isEmpty: Bool { entries.isEmpty }
     public var count: Int { entries.count }
@@ -107,9 +133,7 @@ extension Value {
     public func pruned() -> Value {
         switch self {
         case .object(let object):
-            var result = Object()
-            for (key, value) in object where value != .null { result[key] = value.pruned() }
-            return .object(result)
+            return .object(Object(uniqueEntries: object.entries.compactMap { $0.value == .null ? nil : ($0.key, $0.value.pruned()) }))
         case .array(let items):
             return .array(items.map { $0.pruned() })
         default:

@@ -2,6 +2,7 @@ import Foundation
 import ZKConfig
 
 public enum LocalEnsembleError: Error, Equatable, Sendable, CustomStringConvertible {
+
     case installationNotFound(String)
     case invalidLayout(String)
     case io(path: String, reason: String)
@@ -9,6 +10,10 @@ public enum LocalEnsembleError: Error, Equatable, Sendable, CustomStringConverti
     case spawnFailed(member: Int, reason: String)
     case stopFailed(member: Int, pid: Int32, reason: String)
     case noMemberRunning(ensemble: String)
+    /// Another process holds the ensemble's lock (see `withExclusiveLock`).
+    case busy(path: String, holder: String, seconds: Double)
+    /// Members exited while waiting for a quorum and too few are left to form one:
+    case membersExited(ensemble: String, running: [Int], quorum: Int, exited: [ExitedMember])
     /// `summary` is one line per member; `logTails` the end of the logs of members that were
     /// not healthy, so the reason (bind failure, bad config) is in the error itself.
     case quorumTimeout(ensemble: String, seconds: Double, summary: String, logTails: String)
@@ -23,11 +28,31 @@ public enum LocalEnsembleError: Error, Equatable, Sendable, CustomStringConverti
         case .spawnFailed(let member, let reason): return "cannot start member \(member): \(reason)"
         case .stopFailed(let member, let pid, let reason): return "cannot stop member \(member) (pid \(pid)): \(reason)"
         case .noMemberRunning(let ensemble): return "no member of '\(ensemble)' is running"
+        case .busy(let path, let holder, let seconds):
+            return "\(path) is locked by \(holder), which is still working on this ensemble after \(String(format: "%.0f", seconds)) s; try again when it is done"
+        case .membersExited(let ensemble, let running, let quorum, let exited):
+            let alive = running.isEmpty
+                ? "no member of '\(ensemble)' is running any more"
+                : "'\(ensemble)' cannot form a quorum: only member\(running.count == 1 ? "" : "s") \(running.map(String.init).joined(separator: ", ")) still run\(running.count == 1 ? "s" : "") and a quorum needs \(quorum)"
+            let reasons = exited.map { "member \($0.member) exited:\n" + $0.reason.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") }
+            return alive + "\n" + reasons.map { "  " + $0 }.joined(separator: "\n")
         case .quorumTimeout(let ensemble, let seconds, let summary, let logTails):
             var text = "'\(ensemble)' has no healthy quorum after \(String(format: "%.0f", seconds)) s:\n\(summary)"
             if !logTails.isEmpty { text += "\n\(logTails)" }
             return text
         }
+    }
+}
+
+/// A member whose process ended without being stopped, and why, from its log.
+public struct ExitedMember: Sendable, Equatable {
+    public var member: Int
+    /// The first error lines its log shows since it was last started.
+    public var reason: String
+
+    public init(member: Int, reason: String) {
+        self.member = member
+        self.reason = reason
     }
 }
 
@@ -96,9 +121,7 @@ public struct LocalEnsembleLayout: Sendable, Equatable {
         name: String, addresses: [String], clientPort: Int = 2181, quorumPort: Int = 2888,
         electionPort: Int = 3888, settings: ZooKeeperSettings = ZooKeeperSettings(), stateDirectory: String
     ) throws(LocalEnsembleError) {
-        guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
-            throw .invalidLayout("name '\(name)' must be non-empty and contain no '/'")
-        }
+        try Self.checkName(name)
         guard !addresses.isEmpty else { throw .invalidLayout("at least one member address is needed") }
         guard Set(addresses).count == addresses.count else {
             throw .invalidLayout("member addresses must differ (members share one machine): \(addresses.joined(separator: ", "))")
@@ -125,6 +148,13 @@ public struct LocalEnsembleLayout: Sendable, Equatable {
 
     /// `<stateDirectory>/<name>`.
     public var ensembleDirectory: String { stateDirectory + "/" + name }
+
+    /// A name is one path component: it names the directory `<state>/<name>`.
+    static func checkName(_ name: String) throws(LocalEnsembleError) {
+        guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
+            throw .invalidLayout("name '\(name)' must be non-empty and contain no '/'")
+        }
+    }
 
     public var members: [LocalMember] {
         addresses.enumerated().map { index, address in

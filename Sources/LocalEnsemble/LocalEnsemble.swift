@@ -117,12 +117,40 @@ public struct LocalEnsemble: Sendable {
         return pid_t(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
+    /// Running when the pid file names this member's server, or, failing that, when /proc
+    /// shows a server running the member's zoo.cfg (a launcher was killed before it could
+    /// record the pid); crashed when a pid file remains but no such process; else stopped.
     public func processState(_ member: LocalMember) -> MemberProcessState {
-        guard FileManager.default.fileExists(atPath: member.pidPath) else { return .stopped }
-        guard let pid = recordedPID(member) else { return .crashed(pid: 0) }
-        if ProcessControl.isServer(pid: pid, configPath: member.configPath) { return .running(pid: pid) }
-        ProcessControl.reapIfChild(pid)
-        return .crashed(pid: pid)
+        processStates([member])[0]
+    }
+
+    /// `processState` for several members with at most one scan of /proc.
+    public func processStates(_ members: [LocalMember]) -> [MemberProcessState] {
+        var servers: [(pid: pid_t, configPath: String)]?
+        return members.map { member in
+            let recorded = recordedPID(member)
+            if let pid = recorded, ProcessControl.isServer(pid: pid, configPath: member.configPath) { return .running(pid: pid) }
+            if servers == nil { servers = ProcessControl.zooKeeperServers() }
+            if let untracked = servers!.first(where: { $0.configPath == member.configPath }) { return .running(pid: untracked.pid) }
+            guard FileManager.default.fileExists(atPath: member.pidPath) else { return .stopped }
+            if let pid = recorded { ProcessControl.reapIfChild(pid) }
+            return .crashed(pid: recorded ?? 0)
+        }
+    }
+
+    /// Writes the pid file of every member that runs without one naming it (found through
+    /// /proc): what a launcher killed between spawning and recording leaves behind. Returns
+    /// the members and pids it recorded. Call it holding `withExclusiveLock`.
+    @discardableResult
+    public func recordUntrackedMembers() throws(LocalEnsembleError) -> [(member: Int, pid: Int32)] {
+        var recorded: [(member: Int, pid: Int32)] = []
+        for (member, state) in zip(members, processStates(members)) {
+            if case .running(let pid) = state, recordedPID(member) != pid {
+                try ProcessControl.writeAtomically("\(pid)\n", to: member.pidPath)
+                recorded.append((member.id, pid))
+            }
+        }
+        return recorded
     }
 
     /// The full command line a member runs with.
@@ -134,12 +162,18 @@ public struct LocalEnsemble: Sendable {
             + ["-cp", installation.classpath.joined(separator: ":"), ZooKeeperInstallation.mainClass, member.configPath]
     }
 
+    /// The line `start` appends to a member's log before each start, so the reasons for an
+    /// exit are read from this run's output only.
+    static let startMarker = "--- zkctl: starting member"
+
     /// Starts a member unless it already runs; returns its pid. Writes its files first when
     /// missing. Does not wait for it to serve: see `waitForQuorum`.
     @discardableResult
     public func start(_ member: LocalMember) throws(LocalEnsembleError) -> Int32 {
         switch processState(member) {
-        case .running(let pid): return pid
+        case .running(let pid):
+            if recordedPID(member) != pid { try ProcessControl.writeAtomically("\(pid)\n", to: member.pidPath) }
+            return pid
         case .crashed: try removePIDFile(member)
         case .stopped: break
         }
@@ -149,32 +183,64 @@ public struct LocalEnsemble: Sendable {
                 throw .addressInUse(member: member.id, address: member.address, port: port, reason: reason)
             }
         }
-        let pid: pid_t
-        do {
-            pid = try ProcessControl.spawnDetached(arguments: commandLine(for: member), directory: member.directory, logPath: member.logPath)
-        } catch {
-            throw .spawnFailed(member: member.id, reason: error.description)
+        try ProcessControl.append("\(Self.startMarker) \(member.id) at \(Date()) ---\n", to: member.logPath)
+        // A Ctrl-C between spawning and writing the pid file would leave a member nothing records.
+        return try ProcessControl.withTerminationSignalsDeferred { () throws(LocalEnsembleError) -> pid_t in
+            let pid: pid_t
+            do throws(LocalEnsembleError) {
+                pid = try ProcessControl.spawnDetached(arguments: commandLine(for: member), directory: member.directory, logPath: member.logPath)
+            } catch {
+                throw .spawnFailed(member: member.id, reason: error.description)
+            }
+            do throws(LocalEnsembleError) {
+                try ProcessControl.writeAtomically("\(pid)\n", to: member.pidPath)
+            } catch {
+                // Without a pid file nothing could ever stop it: do not leave it running.
+                _ = ProcessControl.signal(pid, SIGKILL)
+                ProcessControl.reapIfChild(pid)
+                throw error
+            }
+            return pid
         }
-        do {
-            try ProcessControl.writeAtomically("\(pid)\n", to: member.pidPath)
-        } catch {
-            // Without a pid file nothing could ever stop it: do not leave it running.
-            _ = ProcessControl.signal(pid, SIGKILL)
-            ProcessControl.reapIfChild(pid)
-            throw error
-        }
-        return pid
     }
 
-    /// Starts every member that is not running; returns the ids it started.
+    /// Why `startMissing` gave up: the error, and what it did about the members it had started.
+    public struct StartFailure: Error, Sendable, CustomStringConvertible {
+        public var error: LocalEnsembleError
+        /// Members this call had started and then stopped again.
+        public var stopped: [Int]
+        /// Members left running: those that already ran before the call, and any that would not stop.
+        public var running: [Int]
+        /// Why stopping the started members failed, if it did.
+        public var stopError: LocalEnsembleError?
+        public var description: String { error.description + (stopError.map { "; then stopping the members it had started failed: \($0)" } ?? "") }
+    }
+
+    /// Starts every member that is not running; returns the ids it started. When one cannot
+    /// start, stops again the members this call started (without the rest they cannot form
+    /// a quorum, and they would hold their ports) and throws which are stopped and which run.
+    @discardableResult
+    public func startMissing() throws(StartFailure) -> [Int] {
+        var started: [LocalMember] = []
+        do {
+            for (member, state) in zip(members, processStates(members)) where !state.isRunning {
+                try start(member)
+                started.append(member)
+            }
+            return started.map(\.id)
+        } catch {
+            var stopped: [Int] = []
+            var stopError: LocalEnsembleError?
+            do { stopped = try stop(started) } catch let failure { stopError = failure }
+            let running = zip(members, processStates(members)).filter { $0.1.isRunning }.map(\.0.id)
+            throw StartFailure(error: error, stopped: stopped.filter { !running.contains($0) }, running: running, stopError: stopError)
+        }
+    }
+
+    /// `startMissing` for callers that only need the error.
     @discardableResult
     public func startAll() throws(LocalEnsembleError) -> [Int] {
-        var started: [Int] = []
-        for member in members where !processState(member).isRunning {
-            try start(member)
-            started.append(member.id)
-        }
-        return started
+        do { return try startMissing() } catch { throw error.error }
     }
 
     /// SIGTERM, wait up to `stopGracePeriod`, then SIGKILL. Only signals the pid when
@@ -191,14 +257,20 @@ public struct LocalEnsemble: Sendable {
         try stop(members)
     }
 
+    /// Signals every process that runs a target's zoo.cfg, whether its pid file names it or
+    /// not (an interrupted launcher, or a second JVM started by mistake).
     func stop(_ targets: [LocalMember]) throws(LocalEnsembleError) -> [Int] {
+        let servers = ProcessControl.zooKeeperServers()
         var running: [(member: LocalMember, pid: pid_t)] = []
         for member in targets {
-            if case .running(let pid) = processState(member) {
+            let pids = servers.filter { $0.configPath == member.configPath }.map(\.pid)
+            if pids.isEmpty {
+                if let pid = recordedPID(member) { ProcessControl.reapIfChild(pid) }
+                try removePIDFile(member)
+            }
+            for pid in pids {
                 _ = ProcessControl.signal(pid, SIGTERM)
                 running.append((member, pid))
-            } else {
-                try removePIDFile(member)
             }
         }
         var firstError: LocalEnsembleError?
@@ -210,11 +282,13 @@ public struct LocalEnsemble: Sendable {
                 continue
             }
         }
-        for (member, pid) in running where !ProcessControl.isServer(pid: pid, configPath: member.configPath) {
+        var stopped: [LocalMember] = []
+        for (member, _) in running where !stopped.contains(member) { stopped.append(member) }
+        for member in stopped where !running.contains(where: { $0.member == member && ProcessControl.isServer(pid: $0.pid, configPath: member.configPath) }) {
             try removePIDFile(member)
         }
         if let firstError { throw firstError }
-        return running.map(\.member.id)
+        return stopped.map(\.id)
     }
 
     private func waitUntilGone(pid: pid_t, member: LocalMember, deadline: Deadline) -> Bool {
@@ -235,7 +309,10 @@ public struct LocalEnsemble: Sendable {
     // MARK: Status
 
     public func status(_ member: LocalMember, timeout: Double = 5) -> LocalMemberStatus {
-        let process = processState(member)
+        status(member, process: processState(member), timeout: timeout)
+    }
+
+    private func status(_ member: LocalMember, process: MemberProcessState, timeout: Double) -> LocalMemberStatus {
         var server: Result<ServerStatus, FourLetterWordError>?
         if process.isRunning {
             do {
@@ -248,7 +325,7 @@ public struct LocalEnsemble: Sendable {
     }
 
     public func status(timeout: Double = 5) -> [LocalMemberStatus] {
-        members.map { status($0, timeout: timeout) }
+        zip(members, processStates(members)).map { status($0, process: $1, timeout: timeout) }
     }
 
     /// What a set of statuses says about the quorum.
@@ -323,6 +400,7 @@ public struct LocalEnsemble: Sendable {
         case .healthy: return statuses
         case .nothingRunning: throw .noMemberRunning(ensemble: layout.name)
         case .unhealthy:
+            if let exited = exitedWithoutQuorum(statuses) { throw exited }
             let line = Self.progressLine(statuses)
             if line != wait.lastLine {
                 progress(line)
@@ -331,6 +409,23 @@ public struct LocalEnsemble: Sendable {
             if wait.deadline.hasPassed { throw quorumTimeout(statuses, since: wait.started) }
             return nil
         }
+    }
+
+    /// When members have exited (crashed: a pid file, no process) and fewer than a quorum
+    /// still run, no wait can help: nothing restarts them. The error says why each exited.
+    private func exitedWithoutQuorum(_ statuses: [LocalMemberStatus]) -> LocalEnsembleError? {
+        let exited = statuses.filter { if case .crashed = $0.process { return true } else { return false } }
+        let running = statuses.filter { $0.process.isRunning }.map(\.member.id)
+        let quorum = members.count / 2 + 1
+        guard !exited.isEmpty, running.count < quorum else { return nil }
+        return .membersExited(
+            ensemble: layout.name, running: running, quorum: quorum,
+            exited: exited.map { ExitedMember(member: $0.member.id, reason: exitReason($0.member)) })
+    }
+
+    /// The first error lines of a member's log since it was last started.
+    public func exitReason(_ member: LocalMember) -> String {
+        ProcessControl.errorLines(of: member.logPath, after: Self.startMarker)
     }
 
     private func quorumTimeout(_ statuses: [LocalMemberStatus], since start: Deadline) -> LocalEnsembleError {
@@ -349,37 +444,53 @@ public struct LocalEnsemble: Sendable {
         return .quorumTimeout(ensemble: layout.name, seconds: seconds, summary: summary, logTails: tails)
     }
 
-    /// Stops every member and deletes `<state>/<name>`.
+    /// Stops every member, and any other server running a zoo.cfg under `<state>/<name>`,
+    /// then deletes that directory. Call it holding `withExclusiveLock`.
     public func purge() throws(LocalEnsembleError) {
         try stopAll()
-        do {
-            if FileManager.default.fileExists(atPath: layout.ensembleDirectory) {
-                try FileManager.default.removeItem(atPath: layout.ensembleDirectory)
+        // Servers of members no layout lists any more would lose their files under them.
+        let strays = Self.killServers(under: layout.ensembleDirectory)
+        let deadline = Deadline.after(seconds: 5)
+        while let survivor = strays.first(where: { ProcessControl.commandLine(of: $0) != nil }) {
+            if deadline.hasPassed {
+                throw .io(path: layout.ensembleDirectory, reason: "not deleted: pid \(survivor) still runs a server from it 5 s after SIGKILL")
             }
-        } catch {
-            throw .io(path: layout.ensembleDirectory, reason: "cannot delete: \(error.localizedDescription)")
+            strays.forEach(ProcessControl.reapIfChild)
+            usleep(20_000)
+        }
+        // Renamed away first, in one step: a purge killed half-way must not leave a record
+        // without members or members' old data that a later `up` would take for its own.
+        let trashPrefix = ".\(layout.name).deleted-"
+        if rename(layout.ensembleDirectory, layout.stateDirectory + "/" + trashPrefix + "\(getpid())") != 0 && errno != ENOENT {
+            throw .io(path: layout.ensembleDirectory, reason: "cannot move aside to delete: \(String(cString: strerror(errno)))")
+        }
+        guard FileManager.default.fileExists(atPath: layout.stateDirectory) else { return }
+        let entries: [String]
+        do { entries = try FileManager.default.contentsOfDirectory(atPath: layout.stateDirectory) } catch {
+            throw .io(path: layout.stateDirectory, reason: "cannot list: \(error.localizedDescription)")
+        }
+        // This purge's, and any an earlier, interrupted purge left.
+        for entry in entries where entry.hasPrefix(trashPrefix) {
+            let trash = layout.stateDirectory + "/" + entry
+            do { try FileManager.default.removeItem(atPath: trash) } catch {
+                throw .io(path: trash, reason: "cannot delete: \(error.localizedDescription)")
+            }
         }
     }
 }
 
 extension LocalEnsemble {
-    /// Kills (SIGKILL) every server whose member directory is somewhere under `directory`,
-    /// after checking /proc that the pid really runs that member's zoo.cfg. For cleaning up
-    /// after a launcher that died without stopping its members (a crashed test process).
-    /// Returns the pids it killed.
+    /// Kills (SIGKILL) every ZooKeeper server whose zoo.cfg is somewhere under `directory`,
+    /// found through /proc whatever the pid files say. For cleaning up after a launcher that
+    /// died without stopping its members (a crashed test process). Returns the pids it killed.
     @discardableResult
     public static func killServers(under directory: String) -> [Int32] {
-        guard let enumerator = FileManager.default.enumerator(atPath: directory) else { return [] }
+        let prefix = (directory as NSString).standardizingPath + "/"
         var killed: [Int32] = []
-        for case let relative as String in enumerator where (relative as NSString).lastPathComponent == "zookeeper.pid" {
-            let memberDirectory = ((directory as NSString).appendingPathComponent(relative) as NSString).deletingLastPathComponent
-            guard let data = FileManager.default.contents(atPath: memberDirectory + "/zookeeper.pid"),
-                let pid = pid_t(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
-                ProcessControl.isServer(pid: pid, configPath: memberDirectory + "/zoo.cfg")
-            else { continue }
-            _ = ProcessControl.signal(pid, SIGKILL)
-            ProcessControl.reapIfChild(pid)
-            killed.append(pid)
+        for server in ProcessControl.zooKeeperServers() where server.configPath.hasPrefix(prefix) {
+            _ = ProcessControl.signal(server.pid, SIGKILL)
+            ProcessControl.reapIfChild(server.pid)
+            killed.append(server.pid)
         }
         return killed
     }

@@ -1,7 +1,12 @@
 import Foundation
+import NetCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// The termination signal that arrived inside `withTerminationSignalsDeferred`, 0 for none.
+private let deferredSignal = Atomic<Int32>(0)
 
 /// Low-level process and file helpers: posix_spawn, signals, /proc checks, atomic writes.
 enum ProcessControl {
@@ -42,7 +47,22 @@ enum ProcessControl {
         guard result == 0 else {
             throw .io(path: arguments[0], reason: "posix_spawn failed: \(String(cString: strerror(result)))")
         }
+        // posix_spawn returns once the child has exec'd, but the kernel fills in the new
+        // program's argument area a moment later; until then /proc/<pid>/cmdline reads empty
+        // and the member would look gone (seen under load: "exited, nothing logged").
+        let visibleBy = Deadline.after(seconds: 2)
+        while commandLine(of: pid) == nil && !isZombieOrGone(pid) && !visibleBy.hasPassed {
+            usleep(1_000)
+        }
         return pid
+    }
+
+    /// True when `pid` has exited (a zombie: state Z in /proc/<pid>/stat) or does not exist.
+    static func isZombieOrGone(_ pid: pid_t) -> Bool {
+        guard let stat = FileManager.default.contents(atPath: "/proc/\(pid)/stat"),
+              let close = stat.lastIndex(of: UInt8(ascii: ")")), close + 2 < stat.count
+        else { return true }
+        return stat[close + 2] == UInt8(ascii: "Z")
     }
 
     private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
@@ -74,6 +94,47 @@ enum ProcessControl {
             return nil
         }
         return data.split(separator: 0, omittingEmptySubsequences: false).dropLast().map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Every live process running ZooKeeper's server, with the zoo.cfg it was given (the
+    /// argument after the main class), from /proc. This is how members are found whatever
+    /// their pid files say: a launcher killed between spawning a member and recording it
+    /// leaves a member no pid file names.
+    static func zooKeeperServers() -> [(pid: pid_t, configPath: String)] {
+        guard let directory = opendir("/proc") else { return [] }
+        defer { closedir(directory) }
+        var servers: [(pid: pid_t, configPath: String)] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard let pid = pid_t(name), let arguments = commandLine(of: pid),
+                let main = arguments.firstIndex(of: ZooKeeperInstallation.mainClass), main + 1 < arguments.count
+            else { continue }
+            servers.append((pid, arguments[main + 1]))
+        }
+        return servers
+    }
+
+    /// Runs `body` with SIGINT, SIGTERM, SIGHUP and SIGQUIT held back: one that arrives
+    /// meanwhile is re-raised when `body` returns. For spawning a member and recording its
+    /// pid, which must not be split by a Ctrl-C. (SIGKILL cannot be held back; members are
+    /// then found by `zooKeeperServers`.) Dispositions are process-wide, so it works whichever
+    /// thread the signal lands on; not for concurrent use.
+    static func withTerminationSignalsDeferred<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        let signals = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
+        var previous: [sigaction] = Array(repeating: sigaction(), count: signals.count)
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { signal in deferredSignal.store(signal, ordering: .relaxed) }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = SA_RESTART
+        for (index, signal) in signals.enumerated() { sigaction(signal, &action, &previous[index]) }
+        defer {
+            for (index, signal) in signals.enumerated() { sigaction(signal, &previous[index], nil) }
+            let pending = deferredSignal.exchange(0, ordering: .relaxed)
+            if pending != 0 { raise(pending) }
+        }
+        return try body()
     }
 
     /// True only when `pid` is alive and runs with `configPath` as an argument: the pid file
@@ -151,6 +212,32 @@ enum ProcessControl {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         return result == 0 ? nil : String(cString: strerror(errno))
+    }
+
+    /// Appends `text` to a file (creating it), as one write.
+    static func append(_ text: String, to path: String) throws(LocalEnsembleError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .io(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress!, $0.count) }) == bytes.count else {
+            throw .io(path: path, reason: "write: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Why a process that logged to `path` ended, in a few lines: from the text after the
+    /// last line starting with `marker` (this run's output), the first lines that name an
+    /// error, skipping stack frames; else the last lines; "(nothing logged)" when empty.
+    static func errorLines(of path: String, after marker: String, limit: Int = 4) -> String {
+        let text = tail(of: path, lines: 400)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+        if let start = lines.lastIndex(where: { $0.hasPrefix(marker) }) { lines = Array(lines[(start + 1)...]) }
+        let errors = lines.filter { line in
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            return !trimmed.hasPrefix("at ") && ["ERROR", "FATAL", "Error", "Exception", "error:"].contains { line.contains($0) }
+        }
+        let chosen = errors.isEmpty ? Array(lines.suffix(limit)) : Array(errors.prefix(limit))
+        return chosen.isEmpty ? "(nothing logged)" : chosen.joined(separator: "\n")
     }
 
     /// The last `lines` lines of a text file ("" when it does not exist). Reads at most the

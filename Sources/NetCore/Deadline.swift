@@ -14,9 +14,26 @@ public struct Deadline: Sendable, Comparable {
 
     public static var now: Deadline { Deadline(nanoseconds: monotonicNanoseconds()) }
 
+    /// Never traps: a negative, zero or NaN duration is now, and one too large for the clock
+    /// (infinity, 1e300) is `distantFuture`. Callers still validate durations from users
+    /// (`validateDuration`); this only guarantees that no input crashes the process.
     public static func after(seconds: Double) -> Deadline {
-        let delta = seconds <= 0 ? 0 : UInt64(seconds * 1_000_000_000)
-        return Deadline(nanoseconds: monotonicNanoseconds() &+ delta)
+        let now = monotonicNanoseconds()
+        guard seconds > 0 else { return Deadline(nanoseconds: now) }
+        let nanoseconds = seconds * 1_000_000_000
+        // Double(UInt64.max) is 2^64: anything below it converts without trapping.
+        guard nanoseconds < Double(UInt64.max) else { return .distantFuture }
+        let (sum, overflow) = now.addingReportingOverflow(UInt64(nanoseconds))
+        return overflow ? .distantFuture : Deadline(nanoseconds: sum)
+    }
+
+    /// Later than any deadline a duration can produce.
+    public static let distantFuture = Deadline(nanoseconds: .max)
+
+    /// This deadline moved later by `nanoseconds`, saturating at `distantFuture`.
+    public func adding(nanoseconds delta: UInt64) -> Deadline {
+        let (sum, overflow) = nanoseconds.addingReportingOverflow(delta)
+        return overflow ? .distantFuture : Deadline(nanoseconds: sum)
     }
 
     /// Milliseconds left, rounded up so a positive remainder never polls with 0; 0 when passed.
@@ -58,19 +75,6 @@ public enum NetError: Error, Equatable, Sendable, CustomStringConvertible {
         case .tooLarge(let limit): return "reply larger than \(limit) bytes"
         case .io(let text): return text
         }
-    }
-}
-
-/// A plain mutex; `Synchronization.Mutex` would pull in nothing extra, but this keeps the
-/// probe's dependency surface to Glibc.
-final class PthreadMutex: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return try body()
     }
 }
 

@@ -21,7 +21,7 @@ public final class TCPConnection: @unchecked Sendable {
     /// Internal (not private) so tests can check that a closed connection leaves a reused
     /// descriptor number alone.
     let fd: Int32
-    private let closeLock = PthreadMutex()
+    private let closeLock = ConditionLock()
     private var closed = false
 
     init(fd: Int32, host: String, port: Int) {
@@ -32,34 +32,26 @@ public final class TCPConnection: @unchecked Sendable {
 
     deinit { close() }
 
-    /// Resolves `host` (a name or numeric address) and connects to the first address that
-    /// accepts before `deadline`.
-    public static func connect(host: String, port: Int, deadline: Deadline) throws(NetError) -> TCPConnection {
+    /// Resolves `host` (a name or numeric address) with `resolver`, then connects to the
+    /// first address that accepts; name resolution included, everything ends by `deadline`.
+    public static func connect(
+        host: String, port: Int, deadline: Deadline, resolver: NameResolver = .system
+    ) throws(NetError) -> TCPConnection {
         guard (1...65535).contains(port) else { throw .invalidAddress("port \(port) is out of range 1-65535") }
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        // A literal address must never reach NSS: the probe is a fully static binary, and
-        // statically linked glibc can only load NSS modules of its own version.
-        hints.ai_flags = AI_NUMERICSERV | (isNumericAddress(host) ? AI_NUMERICHOST : 0)
-        var list: UnsafeMutablePointer<addrinfo>?
-        let rc = getaddrinfo(host, String(port), &hints, &list)
-        guard rc == 0, let first = list else {
-            throw .resolve(host: host, reason: String(cString: gai_strerror(rc)))
-        }
-        defer { freeaddrinfo(list) }
-
+        let addresses = try resolver.resolve(host: host, port: port, deadline: deadline)
         var lastError = NetError.connect(host: host, port: port, reason: "no address")
-        var cursor: UnsafeMutablePointer<addrinfo>? = first
-        while let info = cursor {
-            cursor = info.pointee.ai_next
-            let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), info.pointee.ai_protocol)
+        for address in addresses {
+            if deadline.hasPassed { throw .timeout("connecting to \(host):\(port)") }
+            let fd = socket(address.family, address.socketType | Int32(SOCK_CLOEXEC.rawValue), address.socketProtocol)
             if fd < 0 { lastError = .connect(host: host, port: port, reason: errnoText()); continue }
             let flags = fcntl(fd, F_GETFL)
             _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
             var one: Int32 = 1
             _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            if Glibc.connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 {
+            let rc = address.socketAddress.withUnsafeBytes { raw in
+                Glibc.connect(fd, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))
+            }
+            if rc == 0 {
                 return TCPConnection(fd: fd, host: host, port: port)
             }
             if errno != EINPROGRESS {

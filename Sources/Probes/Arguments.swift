@@ -13,10 +13,11 @@ enum Command: String, CaseIterable {
     case cqlLive = "cql-live"
     case tcpLive = "tcp-live"
     case install
+    case hooks
 
     var defaultPort: Int {
         switch self {
-        case .zkLive, .zkReady, .zkStartup, .install: return 2181
+        case .zkLive, .zkReady, .zkStartup, .install, .hooks: return 2181
         case .cqlReady, .cqlLive: return 9042
         // Cassandra's storage (gossip) port: open from early start-up through bootstrap.
         case .tcpLive: return 7000
@@ -26,6 +27,9 @@ enum Command: String, CaseIterable {
 
 struct ProbeOptions: Equatable {
     var host = "127.0.0.1"
+    /// Read the host from this environment variable when the probe runs: exec probes get
+    /// no $(VAR) expansion, and a server bound to the pod's IP is not on 127.0.0.1.
+    var hostEnvironment: String?
     var port: Int
     /// Seconds for the whole invocation; below the rendered `timeoutSeconds` (5) so the probe
     /// reports its own reason before kubelet gives up on it.
@@ -45,6 +49,7 @@ enum Invocation: Equatable {
     case help(Command?)
     case probe(Command, ProbeOptions)
     case install(InstallOptions)
+    case hooks(HookPlan)
 }
 
 /// Splits `--name=value` and `--name value`. Names outside `valued` and `switches` are
@@ -88,15 +93,21 @@ func parseArguments(_ argv: [String]) throws(UsageError) -> Invocation {
     }
     var scanner = OptionScanner(rest: args, command: command)
     if command == .install { return try parseInstall(&scanner) }
+    if command == .hooks { return try parseHooks(Array(args)) }
 
     var options = ProbeOptions(port: command.defaultPort)
+    var hostGiven = false
     let switches: Set<String> = command == .zkReady ? ["--allow-standalone"] : []
-    while let (name, value) = try scanner.next(valued: ["--host", "--port", "--timeout"], switches: switches) {
+    while let (name, value) = try scanner.next(valued: ["--host", "--host-env", "--port", "--timeout"], switches: switches) {
         switch name {
         case "-h", "--help": return .help(command)
         case "--host":
             guard let value, !value.isEmpty else { throw UsageError("--host needs a value") }
             options.host = value
+            hostGiven = true
+        case "--host-env":
+            guard let value, !value.isEmpty else { throw UsageError("--host-env needs a variable name") }
+            options.hostEnvironment = value
         case "--port":
             guard let value, let port = Int(value), (1...65535).contains(port) else {
                 throw UsageError("--port must be a number between 1 and 65535")
@@ -114,6 +125,9 @@ func parseArguments(_ argv: [String]) throws(UsageError) -> Invocation {
         default:
             throw UsageError("unknown option \(name) for \(command.rawValue)")
         }
+    }
+    if options.hostEnvironment != nil && hostGiven {
+        throw UsageError("--host and --host-env exclude each other")
     }
     return .probe(command, options)
 }
@@ -174,6 +188,9 @@ let generalHelp = """
     Pod set-up (init container):
       install DIR  Copy this binary into DIR, write myid, stage the configuration.
 
+    Container hooks (postStart, preStop):
+      hooks        Run several commands in order, the operator's last whatever the others do.
+
     Run `ensemble-probe <command> --help` for a command's options.
     """
 
@@ -182,6 +199,8 @@ func help(for command: Command?) -> String {
     let common = """
         Options:
           --host HOST      Address to probe (default 127.0.0.1).
+          --host-env VAR   Probe the address in environment variable VAR instead (e.g.
+                           POD_IP, for a server that listens on the pod's IP only).
           --port PORT      Port to probe (default \(command.defaultPort)).
           --timeout SECS   Hard bound on the whole invocation, fractions allowed (default 4,
                            below the rendered timeoutSeconds of 5). Replies are size-capped.
@@ -244,7 +263,7 @@ func help(for command: Command?) -> String {
             """
     case .tcpLive:
         return """
-            Usage: ensemble-probe tcp-live [--host HOST] [--port PORT] [--timeout SECS]
+            Usage: ensemble-probe tcp-live [--host HOST | --host-env VAR] [--port PORT] [--timeout SECS]
 
             Passes when the port (default 7000) accepts a TCP connection (nothing is sent).
             Cassandra opens its storage port early in start-up and keeps it open through
@@ -263,10 +282,12 @@ func help(for command: Command?) -> String {
                  mode 0755), so probes in the engine's container need no shell or nc.
               2. With --data-dir: writes myid = ordinal + 1 into it. The ordinal comes from
                  --ordinal, else the POD_INDEX environment variable (downward API of the
-                 label apps.kubernetes.io/pod-index), else the numeric suffix of the host
-                 name after its last '-'. If the data directory already holds a different
-                 myid, nothing is changed and install fails: that data belongs to another
-                 member, and two members with one id break the ensemble.
+                 label apps.kubernetes.io/pod-index), else the numeric suffix after the
+                 last '-' of the host name's first label. Ordinals are 0 to 254 (server ids
+                 1 to 255), and the id must be one of the staged zoo.cfg's server.N. If the
+                 data directory already holds a different myid, nothing is changed and
+                 install fails: that data belongs to another member, and two members with
+                 one id break the ensemble.
               3. With --config-source/--config-dir: copies every regular file of the
                  (read-only) ConfigMap mount into the writable config directory, each
                  atomically. ZooKeeper rewrites zoo.cfg on start, so it must be writable.
@@ -280,5 +301,7 @@ func help(for command: Command?) -> String {
 
             Exit status: 0 done, 1 refused or failed (one line on stderr says why), 2 usage.
             """
+    case .hooks:
+        return hooksHelp
     }
 }

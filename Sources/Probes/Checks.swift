@@ -61,8 +61,8 @@ func runProbe(_ command: Command, _ options: ProbeOptions, deadline: Deadline) -
         } catch {
             return .fail("\(error)")
         }
-    case .install:
-        return .fail("install is not a probe")
+    case .install, .hooks:
+        return .fail("\(command.rawValue) is not a probe")
     }
 }
 

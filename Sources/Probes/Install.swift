@@ -18,6 +18,7 @@ func runInstall(_ options: InstallOptions, environment: (String) -> String?) thr
     // myid first: if this data directory belongs to another member, change nothing at all.
     if let dataDir = options.dataDir {
         let ordinal = try resolveOrdinal(explicit: options.ordinal, environment: environment)
+        if let source = options.configSource { try checkListed(id: ordinal + 1, ordinal: ordinal, configSource: source) }
         done.append(try writeMyid(dataDir: dataDir, ordinal: ordinal))
     }
     if let source = options.configSource, let target = options.configDir {
@@ -32,21 +33,62 @@ func runInstall(_ options: InstallOptions, environment: (String) -> String?) thr
     return done.joined(separator: "; ")
 }
 
+/// ZooKeeper server ids are 1 to 255, so ordinals (id - 1) are 0 to 254.
+let maximumOrdinal = 254
+
 /// The StatefulSet ordinal: explicit flag, else POD_INDEX (downward API of the
-/// `apps.kubernetes.io/pod-index` label), else the host name's suffix after the last '-'.
+/// `apps.kubernetes.io/pod-index` label), else the numeric suffix after the last '-' of the
+/// host name's first label (the pod name, also when the host name is fully qualified).
 func resolveOrdinal(explicit: Int?, environment: (String) -> String?) throws(InstallError) -> Int {
-    if let explicit { return explicit }
+    if let explicit { return try bounded(explicit, from: "--ordinal \(explicit)") }
     if let text = environment("POD_INDEX"), !text.isEmpty {
         guard let ordinal = Int(text), ordinal >= 0 else {
-            throw InstallError("POD_INDEX is '\(text)', not a non-negative integer")
+            throw InstallError("POD_INDEX is '\(sanitizedLine(text, limit: 40))', not a non-negative integer")
         }
-        return ordinal
+        return try bounded(ordinal, from: "POD_INDEX \(ordinal)")
     }
     let host = hostName()
-    if let dash = host.lastIndex(of: "-"), let ordinal = Int(host[host.index(after: dash)...]), ordinal >= 0 {
-        return ordinal
+    let podName = host.split(separator: ".", maxSplits: 1).first.map(String.init) ?? host
+    if let dash = podName.lastIndex(of: "-"), let ordinal = Int(podName[podName.index(after: dash)...]), ordinal >= 0 {
+        return try bounded(ordinal, from: "host name '\(sanitizedLine(host, limit: 80))' (ordinal \(ordinal))")
     }
-    throw InstallError("cannot tell this pod's ordinal: no --ordinal, no POD_INDEX, and host name '\(host)' has no numeric '-N' suffix")
+    throw InstallError("cannot tell this pod's ordinal: no --ordinal, no POD_INDEX, and host name '\(sanitizedLine(host, limit: 80))' has no numeric '-N' suffix")
+}
+
+private func bounded(_ ordinal: Int, from source: String) throws(InstallError) -> Int {
+    guard ordinal <= maximumOrdinal else {
+        throw InstallError("\(source) is out of range: ZooKeeper server ids (ordinal + 1) are 1 to \(maximumOrdinal + 1), so ordinals are 0 to \(maximumOrdinal)")
+    }
+    return ordinal
+}
+
+/// Refuses an id the staged configuration does not list: ZooKeeper would start and never
+/// join ("My id N not in the peer list"). Every file named zoo.cfg* counts (a dynamic
+/// configuration file holds the server lines); a configuration without server lines
+/// (standalone) lists nothing to check against.
+func checkListed(id: Int, ordinal: Int, configSource: String) throws(InstallError) {
+    var listed: [Int] = []
+    for name in try regularFiles(in: configSource) where name.hasPrefix("zoo.cfg") {
+        let text = String(decoding: try readFile(join(configSource, name)), as: UTF8.self)
+        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+            let entry = line.drop(while: { $0 == " " || $0 == "\t" })
+            guard entry.hasPrefix("server."), let equals = entry.firstIndex(where: { $0 == "=" || $0 == ":" }),
+                let server = Int(entry[entry.index(entry.startIndex, offsetBy: 7)..<equals].trimmingSuffix(" \t"))
+            else { continue }
+            listed.append(server)
+        }
+    }
+    guard !listed.isEmpty, !listed.contains(id) else { return }
+    let servers = Set(listed).sorted().map(String.init).joined(separator: ", ")
+    throw InstallError("refusing to start: this pod is id \(id) (ordinal \(ordinal)) but the configuration in \(configSource) lists servers \(servers)")
+}
+
+extension Substring {
+    fileprivate func trimmingSuffix(_ characters: String) -> Substring {
+        var result = self
+        while let last = result.last, characters.contains(last) { result.removeLast() }
+        return result
+    }
 }
 
 /// Writes `myid` unless an identical one exists; a different (or unreadable) one is refused.
@@ -71,18 +113,7 @@ func writeMyid(dataDir: String, ordinal: Int) throws(InstallError) -> String {
 
 /// Copies every regular file (following the ConfigMap's symlinks) from `source` to `target`.
 func stageConfig(from source: String, to target: String) throws(InstallError) -> Int {
-    guard let dir = opendir(source) else { throw InstallError("cannot read \(source): \(errnoText())") }
-    var names: [String] = []
-    while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-        }
-        // `..data` and the timestamped directories are the ConfigMap's own plumbing.
-        if name == "." || name == ".." || name.hasPrefix("..") { continue }
-        var info = stat()
-        if stat(join(source, name), &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG { names.append(name) }
-    }
-    closedir(dir)
+    let names = try regularFiles(in: source)
     guard !names.isEmpty else { throw InstallError("\(source) holds no regular files to stage") }
     try makeDirectories(target)
     for name in names.sorted() {
@@ -93,6 +124,23 @@ func stageConfig(from source: String, to target: String) throws(InstallError) ->
 }
 
 // MARK: - Small POSIX file helpers (no Foundation in this binary)
+
+/// Names of the regular files (symlinks followed) in a ConfigMap mount.
+func regularFiles(in source: String) throws(InstallError) -> [String] {
+    guard let dir = opendir(source) else { throw InstallError("cannot read \(source): \(errnoText())") }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        // `..data` and the timestamped directories are the ConfigMap's own plumbing.
+        if name == "." || name == ".." || name.hasPrefix("..") { continue }
+        var info = stat()
+        if stat(join(source, name), &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG { names.append(name) }
+    }
+    return names
+}
 
 func join(_ directory: String, _ name: String) -> String {
     directory.hasSuffix("/") ? directory + name : directory + "/" + name

@@ -13,15 +13,21 @@ func say(_ line: String) {
     _ = bytes.withUnsafeBytes { write(2, $0.baseAddress!, $0.count) }
 }
 
-/// Backstop for the hard time bound: every socket wait already honours the deadline, but
-/// name resolution (getaddrinfo) cannot be bounded from outside. SIGALRM ends the process
-/// with a fixed message using only async-signal-safe calls.
+/// Backstop for the hard time bound: every socket wait and name resolution (NetCore's
+/// resolver thread) already honour the deadline; should anything still overrun it, SIGALRM
+/// ends the process with a fixed message using only async-signal-safe calls.
 func armWatchdog(seconds: Double) {
     signal(SIGALRM) { _ in
         let message: StaticString = "ensemble-probe: timed out: no complete answer within --timeout\n"
         _ = write(2, message.utf8Start, message.utf8CodeUnitCount)
         _exit(1)
     }
+    // A blocked signal mask survives exec: a parent that blocks SIGALRM would otherwise
+    // leave the alarm pending forever and this backstop would never fire.
+    var alarm = sigset_t()
+    sigemptyset(&alarm)
+    sigaddset(&alarm, SIGALRM)
+    sigprocmask(SIG_UNBLOCK, &alarm, nil)
     let micros = max(Int(seconds * 1_000_000), 1_000)
     var timer = itimerval()
     timer.it_value.tv_sec = micros / 1_000_000
@@ -49,7 +55,16 @@ case .install(let options):
         say(error.message)
         exit(1)
     }
-case .probe(let command, let options):
+case .hooks(let plan):
+    exit(runHooks(plan))
+case .probe(let command, var options):
+    if let variable = options.hostEnvironment {
+        guard let value = getenv(variable).map({ String(cString: $0) }), !value.isEmpty else {
+            say("\(variable) is not set: --host-env needs the address in it (for POD_IP: the downward API's status.podIP)")
+            exit(1)
+        }
+        options.host = value
+    }
     // The sockets' deadline comes a little before the watchdog so the specific reason
     // ("timed out reading from ...") normally wins over the generic one.
     let margin = min(0.1, options.timeout / 10)

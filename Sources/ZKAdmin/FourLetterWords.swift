@@ -123,11 +123,23 @@ public struct ServerStatus: Sendable, Equatable {
         }
         func int(_ key: Substring) -> Int { fields[key].flatMap { Int($0) } ?? 0 }
         return ServerStatus(
-            version: fields["Zookeeper version"].map { String($0.split(separator: ",").first ?? $0) } ?? "",
+            version: fields["Zookeeper version"].map(ServerStatus.version(fromReply:)) ?? "",
             mode: mode, zxid: zxid,
             latencyMin: latency[0], latencyAvg: latency[1], latencyMax: latency[2],
             received: int("Received"), sent: int("Sent"), connections: int("Connections"),
             outstanding: int("Outstanding"), nodeCount: int("Node count"))
+    }
+
+    /// The version from `srvr`'s or `mntr`'s version field: "3.9.4-<commit>, built on ..."
+    /// without the build date, and without a `-${mvngit.commit.id}` suffix that builds from
+    /// a source tarball (Debian's among them) leave unexpanded: that is no version.
+    static func version(fromReply text: Substring) -> String {
+        var version = text.split(separator: ",").first ?? text
+        while version.last == " " { version.removeLast() }
+        if let placeholder = version.firstRange(of: "-${"), version.hasSuffix("}") {
+            version = version[..<placeholder.lowerBound]
+        }
+        return String(version)
     }
 
     /// Asks one member for its status with `srvr`.

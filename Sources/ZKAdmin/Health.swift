@@ -84,6 +84,8 @@ public struct EnsembleHealth: Sendable, Equatable {
     /// The member that reports `leader` (or `standalone` in a one-voter ensemble); nil when
     /// none or several do.
     public var leader: String?
+    /// The leader's zxid, when there is exactly one leader.
+    public var leaderZxid: UInt64?
     public var voters: Int
     public var quorum: Int
     /// Members answering as voters inside a quorum (leader or follower).
@@ -112,6 +114,7 @@ public struct EnsembleHealth: Sendable, Equatable {
         func result(_ verdict: QuorumVerdict, _ why: String) -> EnsembleHealth {
             EnsembleHealth(
                 verdict: verdict, leader: leaders.count == 1 ? leaders[0].member : nil,
+                leaderZxid: leaders.count == 1 ? leaders[0].status?.zxid : nil,
                 voters: voterCount, quorum: quorum, servingVoters: serving,
                 summary: "\(verdict.rawValue): \(why)")
         }
@@ -134,5 +137,21 @@ public struct EnsembleHealth: Sendable, Equatable {
             return result(.atRisk, "\(counts): losing one more voter loses quorum; leader \(leader)")
         }
         return result(.healthy, "\(counts); leader \(leader)")
+    }
+}
+
+extension EnsembleHealth {
+    /// Transactions `status` is behind the leader; nil without a single leader. A zxid is
+    /// the leader's epoch (upper 32 bits) and a counter of its transactions (lower 32). A
+    /// member that answers has synced everything before the leader's epoch, so one whose
+    /// last zxid is from an earlier epoch lacks exactly the leader's counter (0 right after
+    /// an election). Members are asked moments apart: on a busy ensemble it is approximate.
+    public func lag(of status: MemberStatus) -> UInt64? {
+        guard let leaderZxid else { return nil }
+        let (leaderEpoch, leaderCounter) = (leaderZxid >> 32, leaderZxid & 0xffff_ffff)
+        let (epoch, counter) = (status.zxid >> 32, status.zxid & 0xffff_ffff)
+        if epoch < leaderEpoch { return leaderCounter }
+        if epoch > leaderEpoch { return 0 }  // answered after an election the leader's reply predates
+        return leaderCounter > counter ? leaderCounter - counter : 0
     }
 }

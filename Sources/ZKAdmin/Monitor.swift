@@ -70,7 +70,7 @@ public struct MonitorStats: Sendable, Equatable {
             return value
         }
         return MonitorStats(
-            version: fields["zk_version"].map { String($0.split(separator: ",").first ?? $0) } ?? "",
+            version: fields["zk_version"].map(ServerStatus.version(fromReply:)) ?? "",
             mode: mode,
             latencyAvg: try number("zk_avg_latency") ?? 0,
             latencyMax: try number("zk_max_latency") ?? 0,

@@ -58,6 +58,10 @@ public struct ZooKeeperSettings: Sendable, Equatable {
     public var quorumListenOnAllIPs = true
     /// The embedded Jetty admin server (port 8080): off, we use four-letter words.
     public var adminServerEnabled = false
+    /// A metrics provider (`metricsProvider.*`); nil leaves ZooKeeper's default (no HTTP
+    /// endpoint). The Prometheus provider ships with the binary release, not with Debian's
+    /// package.
+    public var metricsProvider: MetricsProvider?
     /// User keys applied last, so they really override what came before. Keys the operator
     /// must own are rejected earlier by `ZooCfg.operatorOwnedKeyReason`.
     public var overrides: [(key: String, value: String)] = []
@@ -71,7 +75,18 @@ public struct ZooKeeperSettings: Sendable, Equatable {
             && a.purgeInterval == b.purgeInterval && a.dataDir == b.dataDir && a.dataLogDir == b.dataLogDir
             && a.clientPort == b.clientPort && a.fourLetterWords == b.fourLetterWords
             && a.quorumListenOnAllIPs == b.quorumListenOnAllIPs && a.adminServerEnabled == b.adminServerEnabled
+            && a.metricsProvider == b.metricsProvider
             && a.overrides.map(\.key) == b.overrides.map(\.key) && a.overrides.map(\.value) == b.overrides.map(\.value)
+    }
+}
+
+/// `metricsProvider.className` and the HTTP port it serves /metrics on.
+public struct MetricsProvider: Sendable, Equatable {
+    public var className: String
+    public var httpPort: Int
+    public init(className: String, httpPort: Int) {
+        self.className = className
+        self.httpPort = httpPort
     }
 }
 
@@ -136,6 +151,9 @@ public enum ZooCfg {
             ("standaloneEnabled", "false"),
             ("admin.enableServer", s.adminServerEnabled ? "true" : "false"),
         ]
+        if let metrics = s.metricsProvider {
+            result += [("metricsProvider.className", metrics.className), ("metricsProvider.httpPort", String(metrics.httpPort))]
+        }
         for member in members.sorted(by: { $0.id < $1.id }) {
             result.append(("server.\(member.id)", member.serverValue))
         }
@@ -167,6 +185,8 @@ public enum ZooCfg {
         "autopurge.snapRetainCount": "spec.zookeeper.autopurge.snapRetainCount",
         "autopurge.purgeInterval": "spec.zookeeper.autopurge.purgeInterval",
         "4lw.commands.whitelist": "spec.zookeeper.fourLetterWords",
+        "metricsProvider.className": "spec.zookeeper.metrics.className",
+        "metricsProvider.httpPort": "spec.zookeeper.metrics.port",
     ]
 
     /// Keys whose value the operator, the probe or the data layout depend on.

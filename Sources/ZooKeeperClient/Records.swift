@@ -11,6 +11,7 @@ public enum OpCode: Int32, Sendable {
     case ping = 11
     case reconfig = 16
     case auth = 100
+    case setWatches = 101
     case closeSession = -11
 }
 
@@ -19,6 +20,7 @@ public enum SpecialXid {
     public static let watchEvent: Int32 = -1
     public static let ping: Int32 = -2
     public static let auth: Int32 = -4
+    public static let setWatches: Int32 = -8
 }
 
 public struct Stat: Sendable, Equatable, Hashable, JuteEncodable, JuteDecodable {
@@ -250,6 +252,9 @@ public enum ZooKeeperRequest: Sendable, Equatable {
     case closeSession
     case ping
     case auth(scheme: String, credentials: [UInt8])
+    /// Re-arms watches on a new connection; the server fires those whose node changed after
+    /// `relativeZxid` at once.
+    case setWatches(relativeZxid: Int64, data: [String], exist: [String], child: [String])
 
     public var opCode: OpCode {
         switch self {
@@ -264,6 +269,7 @@ public enum ZooKeeperRequest: Sendable, Equatable {
         case .closeSession: return .closeSession
         case .ping: return .ping
         case .auth: return .auth
+        case .setWatches: return .setWatches
         }
     }
 
@@ -281,6 +287,7 @@ public enum ZooKeeperRequest: Sendable, Equatable {
         case .closeSession: return "close session"
         case .ping: return "ping"
         case .auth(let scheme, _): return "add auth \(scheme)"
+        case .setWatches: return "set watches"
         }
     }
 
@@ -305,6 +312,8 @@ public enum ZooKeeperRequest: Sendable, Equatable {
             break
         case .auth(let scheme, let credentials):
             w.writeInt(0); w.writeString(scheme); w.writeBuffer(credentials)
+        case .setWatches(let relativeZxid, let data, let exist, let child):
+            w.writeLong(relativeZxid); w.writeStringVector(data); w.writeStringVector(exist); w.writeStringVector(child)
         }
     }
 
@@ -339,9 +348,19 @@ public enum Frame {
 
 /// Splits a byte stream into length-prefixed frames. Pure: feed bytes, take frames.
 public struct FrameDecoder: Sendable {
+    /// What the stream holds next.
+    public enum Decoded: Sendable, Equatable {
+        case frame([UInt8])
+        /// A frame longer than `maxFrameLength`, with the xid it starts with. Its bytes are
+        /// discarded as they arrive, so the stream stays in step and memory stays bounded.
+        case oversized(xid: Int32, length: Int)
+    }
+
     public let maxFrameLength: Int
     private var buffer: [UInt8] = []
     private var start = 0
+    /// Bytes of an oversized frame still to be discarded.
+    private var discarding = 0
 
     public init(maxFrameLength: Int) { self.maxFrameLength = maxFrameLength }
 
@@ -350,18 +369,50 @@ public struct FrameDecoder: Sendable {
 
     public mutating func append(_ bytes: [UInt8]) {
         if start > 0 && start == buffer.count { buffer.removeAll(keepingCapacity: true); start = 0 }
-        buffer += bytes
+        if discarding > 0 {
+            let dropped = min(discarding, bytes.count)
+            discarding -= dropped
+            buffer += bytes[dropped...]
+        } else {
+            buffer += bytes
+        }
     }
 
     /// The next whole frame's payload, nil if more bytes are needed. A negative or oversized
-    /// length is a protocol violation: the stream cannot be resynchronised after it.
+    /// length is a protocol violation: for a handshake, where nothing else may follow.
     public mutating func nextFrame() throws(ZooKeeperError) -> [UInt8]? {
+        if buffer.count - start >= 4 {
+            var r = JuteReader(Array(buffer[start..<(start + 4)]))
+            let length = Int(try r.readInt())
+            if length > maxFrameLength {
+                throw .protocolViolation("frame length \(length) exceeds the limit of \(maxFrameLength) bytes")
+            }
+        }
+        guard case .frame(let payload)? = try next() else { return nil }
+        return payload
+    }
+
+    /// The next frame, or the xid of one too long to take; nil if more bytes are needed. A
+    /// negative length is a protocol violation: the stream cannot be resynchronised after it.
+    public mutating func next() throws(ZooKeeperError) -> Decoded? {
         guard buffer.count - start >= 4 else { return nil }
         var r = JuteReader(Array(buffer[start..<(start + 4)]))
         let length = Int(try r.readInt())
         guard length >= 0 else { throw .protocolViolation("negative frame length \(length)") }
-        guard length <= maxFrameLength else {
-            throw .protocolViolation("frame length \(length) exceeds the limit of \(maxFrameLength) bytes")
+        if length > maxFrameLength {
+            // The reply header's xid says whose it is; the rest is thrown away unread.
+            guard buffer.count - start >= 8 else { return nil }
+            var x = JuteReader(Array(buffer[(start + 4)..<(start + 8)]))
+            let xid = try x.readInt()
+            let held = buffer.count - start - 4
+            if held >= length {
+                start += 4 + length
+            } else {
+                discarding = length - held
+                buffer.removeAll(keepingCapacity: true)
+                start = 0
+            }
+            return .oversized(xid: xid, length: length)
         }
         guard buffer.count - start >= 4 + length else { return nil }
         let payload = Array(buffer[(start + 4)..<(start + 4 + length)])
@@ -370,7 +421,7 @@ public struct FrameDecoder: Sendable {
             buffer.removeSubrange(0..<start)
             start = 0
         }
-        return payload
+        return .frame(payload)
     }
 }
 

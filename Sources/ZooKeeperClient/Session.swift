@@ -1,10 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NetCore
 
 /// A reply frame: its header and a reader positioned at the body.
@@ -40,18 +33,34 @@ final class Link: @unchecked Sendable {
 ///
 /// Callers register a request and queue its frame under `lock`, then suspend: no caller ever
 /// blocks on a socket. The writer thread alone writes frames, in queue order. The I/O thread
-/// reads, matches replies by xid, queues pings, expires deadlines, and moves the session to
-/// the next member when a connection dies; it never waits for a write, so a peer that stops
-/// reading cannot stop it from reading or from noticing the peer's silence. Requests made
-/// while no connection is up wait (within their deadline) and are queued as soon as one is.
+/// reads, matches replies by xid, queues pings, and moves the session to the next member when
+/// a connection dies; it never waits for a write, so a peer that stops reading cannot stop it
+/// from reading or from noticing the peer's silence. Requests made while no connection is up
+/// wait (within their deadline) and are queued as soon as one is.
+///
+/// Deadlines hold whatever either thread is doing: both expire overdue requests, the I/O
+/// thread between reads (at least four times a second) and the writer thread whenever it
+/// has nothing to write, which is always the case while the I/O thread is busy connecting
+/// (resolving a name, waiting for a member that accepts and never answers).
+///
+/// Only the server ends a session: while no member answers, the session keeps trying (a
+/// quorum outage expires nobody, and a new leader restarts every session's timeout) until a
+/// member says it expired or the caller closes. Once ended (`closed`, `expired`) nothing
+/// reconnects: a handshake that completes afterwards is dropped unused.
 final class SessionCore: @unchecked Sendable {
     struct Pending {
         var continuation: CheckedContinuation<ReplyFrame, any Error>
         var deadline: Deadline
         var frame: [UInt8]
         var name: String
-        /// The link generation it was written to; nil while waiting for a connection.
+        /// The watch a successful reply arms, for re-arming on later connections.
+        var watch: WatchTable.Request?
+        /// The link generation it was queued on; nil while waiting for a connection.
         var sentOn: Int?
+        /// Handed to the writer thread for writing: from then on the server may apply it, so
+        /// a failure is "outcome unknown". Until then it is "not applied" and, if its link
+        /// dies, it waits for the next one.
+        var written = false
     }
 
     struct StoredAuth {
@@ -68,9 +77,11 @@ final class SessionCore: @unchecked Sendable {
         var link: Link
         var frame: [UInt8]
         /// Not written once this has passed: its caller has given up (a request, whose pending
-        /// entry expires with it) or it is stale (a ping). nil: always written (an auth, which
-        /// the server's in-order answers are matched against).
+        /// entry expires with it) or it is stale (a ping). nil: always written (an auth or
+        /// SetWatches, which the server's in-order answers are matched against).
         var dropAfter: Deadline?
+        /// The request's xid, to mark it written.
+        var xid: Int32?
     }
 
     enum Phase {
@@ -83,12 +94,15 @@ final class SessionCore: @unchecked Sendable {
     let members: [MemberAddress]
     let options: ZooKeeperClient.Options
     let events: AsyncStream<WatchEvent>.Continuation
+    /// Until the first session is established: past it, `connect` fails.
+    let connectDeadline: Deadline
 
-    /// Guards the state below; its condition wakes the writer thread.
-    let lock = Lock()
+    /// Guards the state below; its condition wakes the writer thread and the I/O thread's
+    /// pauses between connect rounds.
+    let lock = ConditionLock()
     /// Held by the writer thread while it writes and by `retire` while it closes: a closed
     /// descriptor's number may be reused at once, so nobody may write to it afterwards.
-    let descriptorLock = Lock()
+    let descriptorLock = ConditionLock()
 
     // Everything below is guarded by `lock`.
     var phase: Phase = .connecting
@@ -108,18 +122,30 @@ final class SessionCore: @unchecked Sendable {
     var lastHeard = Deadline.now
     var lastSent = Deadline.now
     var memberIndex = 0
+    var watches = WatchTable()
     var connectWaiter: CheckedContinuation<Void, any Error>?
-    /// Set by `close()` before it sends closeSession: the server then hangs up, which must
-    /// end the client rather than start a failover.
+    /// The connection of a handshake in progress, so `shutdown` can wake its read.
+    var handshakeConnection: TCPConnection?
+    /// Set by `close()` (and by a client released without it): the server's hang-up after
+    /// closeSession must end the client rather than start a failover, and a session being
+    /// re-established is abandoned instead.
     var closing = false
 
     init(members: [MemberAddress], options: ZooKeeperClient.Options, events: AsyncStream<WatchEvent>.Continuation) {
         self.members = members
         self.options = options
         self.events = events
+        connectDeadline = .after(seconds: options.connectTimeout)
         if let session = options.session {
             sessionID = session.id
             password = session.password
+        }
+    }
+
+    private var isFinished: Bool {
+        switch phase {
+        case .closed, .expired: return true
+        case .connecting, .connected: return false
         }
     }
 
@@ -139,10 +165,14 @@ final class SessionCore: @unchecked Sendable {
                 nextXid = nextXid == Int32.max ? 1 : nextXid + 1
                 while pending[xid] != nil { xid = nextXid; nextXid = nextXid == Int32.max ? 1 : nextXid + 1 }
                 let frame = request.frame(xid: xid)
-                var entry = Pending(continuation: continuation, deadline: deadline, frame: frame, name: request.name)
+                var entry = Pending(continuation: continuation, deadline: deadline, frame: frame, name: request.name,
+                                    watch: WatchTable.Request(request))
                 if case .connected(let link) = phase {
                     entry.sentOn = link.generation
-                    enqueue(frame, on: link, dropAfter: deadline)
+                    enqueue(frame, on: link, dropAfter: deadline, xid: xid)
+                } else {
+                    // The writer thread keeps deadlines while no link is up: it must see this one.
+                    lock.signal()
                 }
                 pending[xid] = entry
                 return nil
@@ -166,6 +196,8 @@ final class SessionCore: @unchecked Sendable {
                 if case .connected(let link) = phase {
                     authsInFlight.append(id)
                     enqueue(ZooKeeperRequest.auth(scheme: scheme, credentials: credentials).frame(xid: SpecialXid.auth), on: link, dropAfter: nil)
+                } else {
+                    lock.signal()
                 }
                 return nil
             }
@@ -174,12 +206,23 @@ final class SessionCore: @unchecked Sendable {
     }
 
     /// Queues a frame for the writer thread. Call with `lock` held: queue order is wire order.
-    private func enqueue(_ frame: [UInt8], on link: Link, dropAfter: Deadline?) {
-        outbound.append(Outbound(link: link, frame: frame, dropAfter: dropAfter))
+    private func enqueue(_ frame: [UInt8], on link: Link, dropAfter: Deadline?, xid: Int32? = nil) {
+        outbound.append(Outbound(link: link, frame: frame, dropAfter: dropAfter, xid: xid))
         // Counted when queued, not when written: a ping behind a slow write would be no help,
         // and counting at write time would queue a ping on every turn of the I/O loop.
         lastSent = .now
         lock.signal()
+    }
+
+    /// Whether `close()` should tell the server: only over a live connection. While the
+    /// session is being re-established there is nobody to tell, and waiting for a member
+    /// would hold `close()` up; the server expires the session after its timeout.
+    func beginClosing() -> Bool {
+        lock.withLock {
+            closing = true
+            if case .connected = phase { return true }
+            return false
+        }
     }
 
     // MARK: Writer thread
@@ -191,8 +234,6 @@ final class SessionCore: @unchecked Sendable {
         while let item = nextOutbound() {
             descriptorLock.withLock {
                 guard !item.link.retired else { return }
-                // Skipping a frame not yet begun keeps the stream in step.
-                if let dropAfter = item.dropAfter, dropAfter.hasPassed { return }
                 // A frame once begun must finish, whatever its caller's deadline, or the
                 // connection is lost. This bounds a peer that takes nothing; a dead peer is
                 // noticed sooner by the I/O thread, whose `retire` fails this write at once.
@@ -205,47 +246,62 @@ final class SessionCore: @unchecked Sendable {
         }
     }
 
-    /// The next frame to write; nil once the session has ended.
+    /// The next frame to write; nil once the session has ended. While there is nothing to
+    /// write, fails requests and auths as their deadlines pass.
     private func nextOutbound() -> Outbound? {
-        lock.withLock {
-            while true {
-                switch phase {
-                case .closed, .expired:
-                    outbound.removeAll()
-                    return nil
-                case .connecting, .connected:
-                    if !outbound.isEmpty { return outbound.removeFirst() }
-                    lock.wait()
+        while true {
+            let (item, overdue) = lock.withLock { () -> (Outbound??, Overdue) in
+                while true {
+                    if isFinished {
+                        outbound.removeAll()
+                        return (.some(nil), Overdue())
+                    }
+                    if !outbound.isEmpty {
+                        let item = outbound.removeFirst()
+                        // Skipping a frame not yet begun keeps the stream in step.
+                        if let dropAfter = item.dropAfter, dropAfter.hasPassed { continue }
+                        if let xid = item.xid { pending[xid]?.written = true }
+                        return (.some(item), Overdue())
+                    }
+                    let overdue = takeOverdue()
+                    if !overdue.isEmpty { return (nil, overdue) }
+                    if let wake = earliestDeadline() { lock.wait(until: wake) } else { lock.wait() }
                 }
             }
+            overdue.fail()
+            if let item { return item }
         }
     }
 
-    /// Ends the session locally: fails everything outstanding with `error` and stops the
-    /// I/O thread. Does not tell the server (see `ZooKeeperClient.close()`).
+    /// Ends the session locally: fails everything outstanding and stops both threads. Requests
+    /// already written fail with `connectionLoss` (the server may have applied them), the
+    /// others with `error`. Does not tell the server (see `ZooKeeperClient.close()`).
     func shutdown(_ error: ZooKeeperError, finalPhase: Phase) {
-        let (waiters, authWaiters, connectWaiter, link) = lock.withLock {
-            () -> ([CheckedContinuation<ReplyFrame, any Error>], [CheckedContinuation<Void, any Error>], CheckedContinuation<Void, any Error>?, Link?) in
-            if case .closed = phase { return ([], [], nil, nil) }
-            if case .expired = phase, case .expired = finalPhase { return ([], [], nil, nil) }
+        let (waiters, authWaiters, connectWaiter, link, handshake) = lock.withLock {
+            () -> ([(CheckedContinuation<ReplyFrame, any Error>, ZooKeeperError)], [CheckedContinuation<Void, any Error>],
+                   CheckedContinuation<Void, any Error>?, Link?, TCPConnection?) in
+            if isFinished { return ([], [], nil, nil, nil) }
             var link: Link?
             if case .connected(let l) = phase { link = l }
             phase = finalPhase
-            let waiters = pending.values.map(\.continuation)
+            let waiters = pending.values.map { ($0.continuation, $0.written ? ZooKeeperError.connectionLoss : error) }
             pending.removeAll()
+            outbound.removeAll()
             let authWaiters = auths.compactMap(\.waiter)
             auths.removeAll()
             authsInFlight.removeAll()
+            watches.removeAll()
             let connectWaiter = self.connectWaiter
             self.connectWaiter = nil
-            // The writer thread sees the final phase and exits.
+            // The writer thread and a pausing I/O thread see the final phase and exit.
             lock.signal()
-            return (waiters, authWaiters, connectWaiter, link)
+            return (waiters, authWaiters, connectWaiter, link, handshakeConnection)
         }
         // Wakes the I/O thread's read (and a blocked write); the I/O thread sees the final
         // phase and exits, closing the socket.
         link?.connection.shutdownBoth()
-        for waiter in waiters { waiter.resume(throwing: error) }
+        handshake?.shutdownBoth()
+        for (waiter, failure) in waiters { waiter.resume(throwing: failure) }
         for waiter in authWaiters { waiter.resume(throwing: error) }
         connectWaiter?.resume(throwing: error)
         if case .expired = finalPhase { events.yield(WatchEvent(kind: .none, state: KeeperState.expired, path: "")) }
@@ -260,50 +316,36 @@ final class SessionCore: @unchecked Sendable {
         }
     }
 
-    private var isFinished: Bool {
-        lock.withLock {
-            switch phase {
-            case .closed, .expired: return true
-            case .connecting, .connected: return false
-            }
-        }
-    }
-
-    /// Connects to members in turn until one accepts the session, or the session (or, for a
-    /// new session, the connect timeout) runs out.
+    /// Connects to members in turn until one accepts the session. Gives up only when the
+    /// first connection's deadline passes, when a member says the session expired, or when
+    /// the client is closed: a session that has been established is never declared expired
+    /// here, since only the server knows (see the type's comment).
     private func establish() -> Link? {
-        let (isNew, overall) = lock.withLock { () -> (Bool, Deadline) in
-            if connectWaiter != nil { return (true, Deadline.after(seconds: options.connectTimeout)) }
-            // The server forgets a session it has not heard from for its timeout; trying
-            // longer than that can only end in "expired".
-            let timeout = UInt64(max(negotiatedTimeoutMilliseconds, 0)) * 1_000_000
-            return (false, Deadline(nanoseconds: lastHeard.nanoseconds &+ timeout))
-        }
-        if lock.withLock({ closing }) {
-            shutdown(.closed, finalPhase: .closed)
-            return nil
-        }
         var failures: [(member: String, reason: String)] = []
         var attemptsThisRound = 0
+        var rounds = 0
         while true {
-            if isFinished { return nil }
+            let (finished, closingNow, isNew) = lock.withLock { (isFinished, closing, connectWaiter != nil) }
+            if finished { return nil }
+            if closingNow {
+                shutdown(.closed, finalPhase: .closed)
+                return nil
+            }
             expireOverdue()
-            if overall.hasPassed {
-                if isNew {
-                    let text = failures.isEmpty ? "connect timed out"
-                        : failures.map { "\($0.member): \($0.reason)" }.joined(separator: "; ")
-                    shutdown(.noServerAvailable(text), finalPhase: .closed)
-                } else {
-                    shutdown(.sessionExpired, finalPhase: .expired)
-                }
+            if isNew && connectDeadline.hasPassed {
+                let text = failures.isEmpty ? "connect timed out"
+                    : failures.map { "\($0.member): \($0.reason)" }.joined(separator: "; ")
+                shutdown(.noServerAvailable(text), finalPhase: .closed)
                 return nil
             }
             let member = lock.withLock { () -> MemberAddress in
                 defer { memberIndex = (memberIndex + 1) % members.count }
                 return members[memberIndex]
             }
-            let attemptDeadline = min(overall, Deadline.after(seconds: options.attemptTimeout))
+            var attemptDeadline = Deadline.after(seconds: options.attemptTimeout)
+            if isNew { attemptDeadline = min(attemptDeadline, connectDeadline) }
             do {
+                // nil: the session ended (closed) while the handshake ran.
                 return try handshake(with: member, deadline: attemptDeadline)
             } catch .sessionExpired {
                 shutdown(.sessionExpired, finalPhase: .expired)
@@ -312,34 +354,59 @@ final class SessionCore: @unchecked Sendable {
                 // The summary is wrapped in noServerAvailable once; keep only each reason.
                 var reason = error.description
                 if case .noServerAvailable(let inner) = error { reason = inner }
-                failures.removeAll { $0.member == member.label }
-                failures.append((member.label, reason))
+                // An attempt cut short by the connect deadline says less than what this member
+                // did before (refused, broke the protocol): keep that.
+                let cutShort = isNew && connectDeadline.hasPassed
+                if !(cutShort && failures.contains { $0.member == member.label }) {
+                    failures.removeAll { $0.member == member.label }
+                    failures.append((member.label, reason))
+                }
             }
             attemptsThisRound += 1
             if attemptsThisRound >= members.count {
-                // Every member refused: pause briefly rather than spin (e.g. during an election).
+                // Every member refused (an election, a quorum outage): back off from 100 ms to
+                // about a second, with jitter so that many clients do not retry in step.
                 attemptsThisRound = 0
-                let pause = min(Int32(200), overall.remainingMilliseconds)
-                if pause > 0 { _ = poll(nil, 0, pause) }
+                let base = UInt64(100 << min(rounds, 3)) * 1_000_000
+                rounds += 1
+                var resume = Deadline.now.adding(nanoseconds: base + UInt64.random(in: 0...base / 2))
+                if isNew { resume = min(resume, connectDeadline) }
+                pause(until: resume)
             }
         }
     }
 
-    private func handshake(with member: MemberAddress, deadline: Deadline) throws(ZooKeeperError) -> Link {
+    /// Waits until `deadline`, or less if the session ends meanwhile.
+    private func pause(until deadline: Deadline) {
+        lock.withLock {
+            while !isFinished && !closing && !deadline.hasPassed { lock.wait(until: deadline) }
+        }
+    }
+
+    /// One connect attempt. Returns the live link, or nil when the session ended while the
+    /// attempt ran (the connection is then dropped unused).
+    private func handshake(with member: MemberAddress, deadline: Deadline) throws(ZooKeeperError) -> Link? {
         let connection: TCPConnection
         do {
-            connection = try TCPConnection.connect(host: member.host, port: member.port, deadline: deadline)
+            connection = try TCPConnection.connect(host: member.host, port: member.port, deadline: deadline, resolver: options.resolver)
         } catch {
             throw .noServerAvailable(error.description)
         }
-        let request = lock.withLock {
-            ConnectRequest(
+        let request: ConnectRequest? = lock.withLock {
+            if isFinished { return nil }
+            handshakeConnection = connection
+            return ConnectRequest(
                 lastZxidSeen: lastZxid,
-                timeoutMilliseconds: Int32(clamping: Int(options.sessionTimeout * 1000)),
-                sessionID: sessionID, password: password, readOnly: options.allowReadOnly)
+                timeoutMilliseconds: Int32((options.sessionTimeout * 1000).rounded()),
+                sessionID: sessionID, password: password, readOnly: false)
+        }
+        guard let request else {
+            connection.close()
+            return nil
         }
         let response: ConnectResponse
         do {
+            defer { lock.withLock { handshakeConnection = nil } }
             try connection.writeAll(Frame.encode(request.juteBytes), deadline: deadline)
             var decoder = FrameDecoder(maxFrameLength: options.maxFrameLength)
             var frame: [UInt8]?
@@ -368,13 +435,27 @@ final class SessionCore: @unchecked Sendable {
             throw .noServerAvailable("\(error)")
         }
         if response.timeoutMilliseconds <= 0 {
+            // The server's word that this session is gone: the only way a session expires.
             connection.close()
             throw .sessionExpired
         }
+        if response.sessionID == 0 {
+            connection.close()
+            throw .protocolViolation("the handshake reply grants a session timeout but no session id")
+        }
+        if response.readOnly {
+            // Only possible if the server ignores our request flag; a read-only session would
+            // be lost when the quorum returns, so this member does not count.
+            connection.close()
+            throw .noServerAvailable("read-only server (outside a quorum); this client does not use read-only sessions")
+        }
 
-        // Replayed auths and waiting requests are queued in the same step that makes the link
-        // live, so they reach the server before anything a caller queues after it.
-        let (link, waiter) = lock.withLock { () -> (Link, CheckedContinuation<Void, any Error>?) in
+        // Replayed auths, re-armed watches and waiting requests are queued in the same step that
+        // makes the link live, so they reach the server before anything a caller queues after it.
+        let established = lock.withLock { () -> (Link, CheckedContinuation<Void, any Error>?)? in
+            // Closed (or released) while the handshake ran: the session must not come back to
+            // life, or its ephemeral nodes would never go.
+            if isFinished || closing { return nil }
             generation += 1
             let link = Link(connection: connection, generation: generation, member: member.label)
             sessionID = response.sessionID
@@ -387,14 +468,23 @@ final class SessionCore: @unchecked Sendable {
                 enqueue(ZooKeeperRequest.auth(scheme: auth.scheme, credentials: auth.credentials).frame(xid: SpecialXid.auth),
                         on: link, dropAfter: nil)
             }
+            // After the auths, as the Java client does: a watched node may need them.
+            for request in watches.setWatchesRequests(relativeZxid: lastZxid) {
+                enqueue(request.frame(xid: SpecialXid.setWatches), on: link, dropAfter: nil)
+            }
             for xid in pending.keys.sorted() where pending[xid]!.sentOn == nil {
                 pending[xid]!.sentOn = link.generation
-                enqueue(pending[xid]!.frame, on: link, dropAfter: pending[xid]!.deadline)
+                enqueue(pending[xid]!.frame, on: link, dropAfter: pending[xid]!.deadline, xid: xid)
             }
             lastSent = .now
             let waiter = connectWaiter
             connectWaiter = nil
             return (link, waiter)
+        }
+        guard let (link, waiter) = established else {
+            connection.close()
+            if lock.withLock({ closing }) { shutdown(.closed, finalPhase: .closed) }
+            return nil
         }
         waiter?.resume()
         events.yield(WatchEvent(kind: .none, state: KeeperState.syncConnected, path: ""))
@@ -408,9 +498,9 @@ final class SessionCore: @unchecked Sendable {
         let pingInterval = timeout / 3
         let silenceLimit = timeout * 2 / 3
         while true {
-            if isFinished { retire(link); return }
+            if lock.withLock({ isFinished }) { retire(link); return }
             expireOverdue()
-            let (heard, sent, earliest) = lock.withLock { (lastHeard, lastSent, pending.values.map(\.deadline).min()) }
+            let (heard, sent, earliest) = lock.withLock { (lastHeard, lastSent, earliestDeadline()) }
             let now = Deadline.now
             if now.nanoseconds >= heard.nanoseconds &+ silenceLimit {
                 // The server pings back within a third of the timeout; this much silence
@@ -442,14 +532,20 @@ final class SessionCore: @unchecked Sendable {
                 return
             }
             if bytes.isEmpty {
-                lose(link, error: decoder.bufferedCount > 0
-                    ? .protocolViolation("connection closed in the middle of a frame") : .connectionLoss)
+                // Also in the middle of a frame: the peer died (or restarted), it did not
+                // break the protocol, and what was in flight may have been applied.
+                lose(link, error: .connectionLoss)
                 return
             }
             lock.withLock { lastHeard = .now }
             decoder.append(bytes)
             do {
-                while let frame = try decoder.nextFrame() { try dispatch(frame) }
+                while let next = try decoder.next() {
+                    switch next {
+                    case .frame(let frame): try dispatch(frame)
+                    case .oversized(let xid, let length): refuseOversized(xid: xid, length: length)
+                    }
+                }
             } catch {
                 lose(link, error: error)
                 return
@@ -464,7 +560,13 @@ final class SessionCore: @unchecked Sendable {
         case SpecialXid.ping:
             lock.withLock { if header.zxid > lastZxid { lastZxid = header.zxid } }
         case SpecialXid.watchEvent:
-            events.yield(try reader.read(WatchEvent.self))
+            let event = try reader.read(WatchEvent.self)
+            lock.withLock { watches.fired(event) }
+            events.yield(event)
+        case SpecialXid.setWatches:
+            // Nothing waits for it. A refusal leaves those watches unarmed on this server,
+            // as if they had fired without an event; the Java client does no better.
+            break
         case SpecialXid.auth:
             let waiter = lock.withLock { () -> CheckedContinuation<Void, any Error>? in
                 guard !authsInFlight.isEmpty else { return nil }
@@ -480,28 +582,45 @@ final class SessionCore: @unchecked Sendable {
         default:
             let entry = lock.withLock { () -> Pending? in
                 if header.zxid > lastZxid { lastZxid = header.zxid }
-                return pending.removeValue(forKey: header.xid)
+                let entry = pending.removeValue(forKey: header.xid)
+                // Armed in wire order, before any notification that follows this reply.
+                if let watch = entry?.watch { watches.armed(by: watch, replyError: header.err) }
+                return entry
             }
             // No entry: the caller already gave up (timed out); the late reply is dropped.
             entry?.continuation.resume(returning: ReplyFrame(header: header, body: reader))
         }
     }
 
+    /// A reply too long to take has been skipped: its caller learns why. Replies to numbered
+    /// requests are the only large ones; anything else (a notification) is dropped.
+    private func refuseOversized(xid: Int32, length: Int) {
+        guard let entry = lock.withLock({ pending.removeValue(forKey: xid) }) else { return }
+        entry.continuation.resume(throwing: ZooKeeperError.replyTooLarge(operation: entry.name, length: length, limit: options.maxFrameLength))
+    }
+
     /// The link is dead: requests written to it fail with `error` (they may or may not have
-    /// been applied); requests not yet written stay queued for the next link.
+    /// been applied); requests not yet written wait for the next link.
     private func lose(_ link: Link, error: ZooKeeperError) {
         let failed = lock.withLock { () -> [CheckedContinuation<ReplyFrame, any Error>] in
             if case .connected(let current) = phase, current === link { phase = .connecting }
             outbound.removeAll { $0.link === link }
-            let lost = pending.filter { $0.value.sentOn == link.generation }
-            for xid in lost.keys { pending.removeValue(forKey: xid) }
+            var failed: [CheckedContinuation<ReplyFrame, any Error>] = []
+            for (xid, entry) in pending where entry.sentOn == link.generation {
+                if entry.written {
+                    pending.removeValue(forKey: xid)
+                    failed.append(entry.continuation)
+                } else {
+                    pending[xid]!.sentOn = nil
+                }
+            }
             // Auths are replayed on the next link; their waiters keep waiting for that verdict.
             authsInFlight.removeAll()
-            return lost.values.map(\.continuation)
+            return failed
         }
         retire(link)
         for waiter in failed { waiter.resume(throwing: error) }
-        if !isFinished { events.yield(WatchEvent(kind: .none, state: KeeperState.disconnected, path: "")) }
+        if !lock.withLock({ isFinished }) { events.yield(WatchEvent(kind: .none, state: KeeperState.disconnected, path: "")) }
     }
 
     private func retire(_ link: Link) {
@@ -513,24 +632,48 @@ final class SessionCore: @unchecked Sendable {
         }
     }
 
+    /// Requests and auths whose deadline passed, taken out of the tables; fail them outside
+    /// the lock.
+    struct Overdue {
+        var requests: [(CheckedContinuation<ReplyFrame, any Error>, ZooKeeperError)] = []
+        var auths: [CheckedContinuation<Void, any Error>] = []
+        var isEmpty: Bool { requests.isEmpty && auths.isEmpty }
+
+        func fail() {
+            for (waiter, error) in requests { waiter.resume(throwing: error) }
+            for waiter in auths { waiter.resume(throwing: ZooKeeperError.timedOut(operation: "add auth", sent: true)) }
+        }
+    }
+
+    /// Call with `lock` held.
+    private func takeOverdue() -> Overdue {
+        var overdue = Overdue()
+        for (xid, entry) in pending where entry.deadline.hasPassed {
+            pending.removeValue(forKey: xid)
+            overdue.requests.append((entry.continuation, .timedOut(operation: entry.name, sent: entry.written)))
+        }
+        for index in auths.indices where auths[index].waiter != nil && auths[index].deadline.hasPassed {
+            overdue.auths.append(auths[index].waiter!)
+            auths[index].waiter = nil
+        }
+        return overdue
+    }
+
+    /// The earliest deadline of a waiting request or auth. Call with `lock` held.
+    private func earliestDeadline() -> Deadline? {
+        let request = pending.values.lazy.map(\.deadline).min()
+        let auth = auths.lazy.filter { $0.waiter != nil }.map(\.deadline).min()
+        switch (request, auth) {
+        case (let r?, let a?): return min(r, a)
+        case (let r?, nil): return r
+        case (nil, let a?): return a
+        case (nil, nil): return nil
+        }
+    }
+
     /// Fails requests and auths whose deadline passed.
     private func expireOverdue() {
-        let (requests, authWaiters) = lock.withLock {
-            () -> ([(CheckedContinuation<ReplyFrame, any Error>, String)], [CheckedContinuation<Void, any Error>]) in
-            var requests: [(CheckedContinuation<ReplyFrame, any Error>, String)] = []
-            for (xid, entry) in pending where entry.deadline.hasPassed {
-                pending.removeValue(forKey: xid)
-                requests.append((entry.continuation, entry.name))
-            }
-            var authWaiters: [CheckedContinuation<Void, any Error>] = []
-            for index in auths.indices where auths[index].waiter != nil && auths[index].deadline.hasPassed {
-                authWaiters.append(auths[index].waiter!)
-                auths[index].waiter = nil
-            }
-            return (requests, authWaiters)
-        }
-        for (waiter, name) in requests { waiter.resume(throwing: ZooKeeperError.timedOut(operation: name)) }
-        for waiter in authWaiters { waiter.resume(throwing: ZooKeeperError.timedOut(operation: "add auth")) }
+        lock.withLock { takeOverdue() }.fail()
     }
 }
 

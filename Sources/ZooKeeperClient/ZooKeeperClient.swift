@@ -4,30 +4,56 @@ import NetCore
 ///
 /// One I/O thread per client reads replies, pings at a third of the negotiated session
 /// timeout, and on a dead connection moves to the next member with the same session id and
-/// password; one writer thread writes every frame, so calls never block on the socket. Every call has a deadline (`Options.requestTimeout`); every error is a
-/// `ZooKeeperError`.
+/// password; one writer thread writes every frame, so calls never block on the socket.
+/// Every call has a deadline (`Options.requestTimeout`) that holds whatever the connection is
+/// doing; every error is a `ZooKeeperError`, and `ZooKeeperError.mayHaveBeenApplied` tells a
+/// failed write that certainly did not happen from one whose outcome is unknown.
+///
+/// The session ends only when the server says it expired (`State.expired`), or on `close()`:
+/// while no member answers (a quorum outage) the client keeps reconnecting, backing off to
+/// about a second between rounds, however long it takes.
 ///
 /// Watches set with `watch: true` are delivered once on `events`, along with session events
-/// (kind `.none`, state `KeeperState.*`). Watches are not re-armed after a failover.
+/// (kind `.none`, state `KeeperState.*`). After a failover they are re-armed on the new member
+/// (SetWatches), which also delivers the events for changes made while disconnected.
 public final class ZooKeeperClient: Sendable {
     public struct Options: Sendable {
         /// Requested session timeout in seconds; the server clamps it to its
         /// [minSessionTimeout, maxSessionTimeout].
         public var sessionTimeout: Double = 10
-        /// Upper bound on each call, from the call until its reply.
+        /// Upper bound on each call, from the call until its reply, and on `close()`.
         public var requestTimeout: Double = 10
         /// Upper bound on establishing the first connection, across all members.
         public var connectTimeout: Double = 10
-        /// Upper bound on one member's TCP connect plus handshake.
+        /// Upper bound on one member's name resolution, TCP connect and handshake.
         public var attemptTimeout: Double = 3
         /// Largest reply frame accepted: the server's jute.maxbuffer (1 MiB) plus headroom.
         public var maxFrameLength: Int = 1_048_576 + 65_536
         /// Resume this session instead of creating one.
         public var session: SessionCredentials?
-        /// Accept read-only servers (outside a quorum); off, they are skipped.
+        /// Read-only sessions are not supported: `connect` refuses `true`. A session made on a
+        /// read-only member (outside a quorum) is lost when the quorum returns unless the
+        /// client implements the Java client's read-write server search, which this one does
+        /// not; read-only members are skipped like any member that is not serving.
         public var allowReadOnly = false
+        /// Resolves member host names within each attempt's deadline (see `NameResolver`).
+        public var resolver: NameResolver = .system
 
         public init() {}
+
+        /// Every duration finite, at least 1 ms and within the protocol's Int32 milliseconds.
+        func validate() throws(ZooKeeperError) {
+            let durations = [("sessionTimeout", sessionTimeout), ("requestTimeout", requestTimeout),
+                             ("connectTimeout", connectTimeout), ("attemptTimeout", attemptTimeout)]
+            for (name, seconds) in durations {
+                do { try validateDuration(seconds, name: name) } catch { throw .invalidArgument(error.description) }
+            }
+            guard maxFrameLength >= 1024 else { throw .invalidArgument("maxFrameLength must be at least 1024 bytes, got \(maxFrameLength)") }
+            if allowReadOnly {
+                throw .invalidArgument("allowReadOnly: read-only sessions are not supported by this client "
+                    + "(a session made on a read-only member would be lost when the quorum returns); leave it off")
+            }
+        }
     }
 
     /// What identifies a session to the server. The password is a secret: it is never printed.
@@ -55,7 +81,9 @@ public final class ZooKeeperClient: Sendable {
     }
 
     deinit {
-        // Dropped without close(): stop the I/O thread; the server expires the session.
+        // Released without close(): stop both threads, and keep a handshake in progress from
+        // bringing the session back; the server expires it after its timeout.
+        core.lock.withLock { core.closing = true }
         core.shutdown(.closed, finalPhase: .closed)
     }
 
@@ -72,14 +100,12 @@ public final class ZooKeeperClient: Sendable {
             }
         }
         guard !addresses.isEmpty else { throw ZooKeeperError.invalidArgument("no members given") }
-        guard options.sessionTimeout > 0, options.requestTimeout > 0, options.connectTimeout > 0, options.attemptTimeout > 0 else {
-            throw ZooKeeperError.invalidArgument("timeouts must be positive")
-        }
+        try options.validate()
         let (stream, continuation) = AsyncStream.makeStream(of: WatchEvent.self, bufferingPolicy: .bufferingNewest(1024))
         let core = SessionCore(members: addresses, options: options, events: continuation)
         try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
             core.lock.withLock { core.connectWaiter = waiter }
-            if !startThread({ core.runWriter() }) || !startThread({ core.run() }) {
+            if !startDetachedThread({ core.runWriter() }) || !startDetachedThread({ core.run() }) {
                 core.shutdown(.noServerAvailable("cannot start the connection threads"), finalPhase: .closed)
             }
         }
@@ -115,17 +141,13 @@ public final class ZooKeeperClient: Sendable {
     /// The session timeout the server granted, in milliseconds.
     public var negotiatedSessionTimeout: Int { core.lock.withLock { Int(core.negotiatedTimeoutMilliseconds) } }
 
-    /// Ends the session on the server (its ephemeral nodes go at once) and stops the client.
-    /// Best effort: if the server cannot be told, the session expires after its timeout.
+    /// Ends the session on the server (its ephemeral nodes go at once) and stops the client,
+    /// within `requestTimeout`. Best effort: while the client is reconnecting it stops at once,
+    /// and if the server does not answer in time it stops then; either way the server expires
+    /// the session after its timeout. Requests still in flight fail with `connectionLoss`,
+    /// waiting ones with `closed`.
     public func close() async {
-        let live = core.lock.withLock { () -> Bool in
-            core.closing = true
-            switch core.phase {
-            case .connected, .connecting: return true
-            case .expired, .closed: return false
-            }
-        }
-        if live {
+        if core.beginClosing() {
             do {
                 _ = try await core.call(.closeSession)
             } catch {
@@ -198,7 +220,9 @@ public final class ZooKeeperClient: Sendable {
 
     /// Incremental reconfiguration: add `joining` server lines ("server.N=host:q:e:role;client")
     /// and remove `leaving` server ids, only if the config version is still `fromConfig`
-    /// (-1: unconditionally). Returns the new configuration.
+    /// (-1: unconditionally). Returns the new configuration. When it throws an error whose
+    /// `mayHaveBeenApplied` is true (the connection was lost after sending), the change may
+    /// have happened: sync and read the configuration to find out before trying again.
     @discardableResult
     public func reconfig(joining: [String] = [], leaving: [Int] = [], fromConfig: Int64 = -1) async throws -> ClusterConfig {
         guard !joining.isEmpty || !leaving.isEmpty else {

@@ -128,16 +128,19 @@ public func withZooKeeperEnsemble<T>(
     return try await body(ensemble)
 }
 
-/// Address blocks 127.X.Y (X in 16...250, Y in 0...255) for test ensembles. 127.0.* is left
-/// to local mode and to tests that need fixed addresses. The start index comes from the pid
-/// so parallel test processes start far apart; within a process a counter hands out blocks.
-enum TestAddressBlocks {
+/// Address blocks 127.X.Y (X in 16...250, Y in 0...255) for test ensembles, also those a
+/// test starts through `zkctl local up --base-address`. 127.0.* is left to local mode and to
+/// tests that need fixed addresses. The start index comes from the pid so parallel test
+/// processes (several checkouts' suites on one machine) start far apart; within a process a
+/// counter hands out blocks.
+public enum TestAddressBlocks {
     static let firstSecondOctet = 16
     static let blockCount = (250 - 16 + 1) * 256
     private static let counter = Mutex<Int>(0)
     private static let offset = Int(getpid()) &* 7919 % blockCount
 
-    static func next() -> String {
+    /// "127.X.Y": members get .1, .2, ...
+    public static func next() -> String {
         let n = counter.withLock { value -> Int in
             defer { value += 1 }
             return value

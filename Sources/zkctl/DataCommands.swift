@@ -5,8 +5,7 @@ import ZooKeeperClient
 
 /// How to reach the ensemble; shared by every data command.
 struct MemberOptions: ParsableArguments {
-    @Option(help: "Comma-separated ensemble members, host:port (port defaults to 2181).")
-    var members: String
+    @OptionGroup var target: EnsembleTarget
 
     @Option(help: "Seconds allowed for connecting and for each call.")
     var timeout: Double = 10
@@ -14,19 +13,10 @@ struct MemberOptions: ParsableArguments {
     @Option(help: "Requested session timeout in seconds (the server clamps it).")
     var sessionTimeout: Double = 10
 
-    var memberList: [String] {
-        members.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-    }
-
     /// Bad input is a usage error (exit 64) before any connection is tried.
     func validate() throws {
-        if memberList.isEmpty { throw ValidationError("--members needs at least one host:port") }
-        for member in memberList {
-            do { _ = try parseHostPort(member, defaultPort: 2181) } catch {
-                throw ValidationError("--members: \(error)")
-            }
-        }
-        if timeout <= 0 || sessionTimeout <= 0 { throw ValidationError("timeouts must be positive") }
+        try validateDurationOption(timeout, "--timeout")
+        try validateDurationOption(sessionTimeout, "--session-timeout")
     }
 
     var clientOptions: ZooKeeperClient.Options {
@@ -38,8 +28,9 @@ struct MemberOptions: ParsableArguments {
         return options
     }
 
-    func connect(_ members: [String]? = nil) async throws -> ZooKeeperClient {
-        try await ZooKeeperClient.connect(members: members ?? memberList, options: clientOptions)
+    /// A session with one of `members`.
+    func connect(_ members: [String]) async throws -> ZooKeeperClient {
+        try await ZooKeeperClient.connect(members: members, options: clientOptions)
     }
 }
 
@@ -51,8 +42,9 @@ func fail(_ what: String, _ error: any Error) -> ExitCode {
 
 /// Opens a session, runs `body`, and closes the session whatever happens.
 func withClient<T>(_ options: MemberOptions, _ what: String, _ body: (ZooKeeperClient) async throws -> T) async throws -> T {
+    let members = try options.target.memberStrings()
     let client: ZooKeeperClient
-    do { client = try await options.connect() } catch { throw fail("connect to \(options.members)", error) }
+    do { client = try await options.connect(members) } catch { throw fail("connect to \(members.joined(separator: ","))", error) }
     do {
         let result = try await body(client)
         await client.close()
@@ -107,7 +99,9 @@ struct CreateNode: AsyncParsableCommand {
 }
 
 struct GetNode: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "get", abstract: "Print a znode's data (raw bytes).")
+    static let configuration = CommandConfiguration(
+        commandName: "get", abstract: "Print a znode's data (raw bytes).",
+        discussion: "On a terminal a newline follows data that does not end with one; piped or redirected, the bytes are exactly the node's.")
 
     @Argument(help: "Path of the node.") var path: String
     @Flag(help: "Also print the node's Stat after the data.") var stat = false
@@ -118,6 +112,11 @@ struct GetNode: AsyncParsableCommand {
     func run() async throws {
         let (data, nodeStat) = try await withClient(connection, "get \(path)") { try await $0.getData(path) }
         FileHandle.standardOutput.write(Data(data))
+        // On a terminal, end the line so the prompt does not run on after the data; into a
+        // pipe or file the bytes go exactly as stored.
+        if isatty(STDOUT_FILENO) == 1, let last = data.last, last != UInt8(ascii: "\n") {
+            FileHandle.standardOutput.write(Data("\n".utf8))
+        }
         if stat {
             let s = nodeStat
             print("""
@@ -211,10 +210,17 @@ struct Smoke: AsyncParsableCommand {
     @OptionGroup var connection: MemberOptions
 
     func validate() throws {
-        if connection.memberList.count < 2 { throw ValidationError("smoke needs at least two --members") }
+        if let members = connection.target.members, try parseMembers(members).count < 2 {
+            throw ValidationError("smoke needs at least two --members")
+        }
     }
 
     func run() async throws {
+        let members = try connection.target.memberStrings()
+        guard members.count >= 2 else {
+            printError("zkctl: smoke needs an ensemble of at least two members; '\(connection.target.local ?? "")' has one")
+            throw ExitCode(64)
+        }
         var step = "connect (writer)"
         var writer: ZooKeeperClient?
         var reader: ZooKeeperClient?
@@ -230,12 +236,12 @@ struct Smoke: AsyncParsableCommand {
             let token = "smoke-\(UInt64.random(in: 0...UInt64.max))"
             let path = "/zkctl-\(token)"
             let payload = Array(token.utf8)
-            let w = try await timed("connect (writer)") { try await connection.connect() }
+            let w = try await timed("connect (writer)") { try await connection.connect(members) }
             writer = w
             let writerMember = w.connectedMember ?? "?"
             // Ephemeral: if the smoke dies half-way, the node goes with its session.
             _ = try await timed("create via \(writerMember)") { try await w.create(path, data: payload, mode: .ephemeral) }
-            let others = connection.memberList.filter { !sameMember($0, writerMember) }
+            let others = members.filter { !sameMember($0, writerMember) }
             let r = try await timed("connect (reader)") { try await connection.connect(others) }
             reader = r
             let readerMember = r.connectedMember ?? "?"

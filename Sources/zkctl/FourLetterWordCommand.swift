@@ -3,7 +3,7 @@ import Foundation
 import NetCore
 import ZKAdmin
 
-/// `zkctl 4lw CMD --members ...`: the raw reply, for what `health` does not show.
+/// `zkctl 4lw CMD --members ...|--local NAME`: the raw reply, for what `health` does not show.
 struct FourLetterWordCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "4lw",
@@ -17,8 +17,7 @@ struct FourLetterWordCommand: ParsableCommand {
     @Argument(help: "The four-letter word, e.g. ruok, srvr, mntr, conf, isro.")
     var word: String
 
-    @Option(help: "Comma-separated members as host:port (port defaults to 2181).")
-    var members: String
+    @OptionGroup var target: EnsembleTarget
 
     @Option(help: "Seconds to wait for each member.")
     var timeout: Double = 5
@@ -27,12 +26,11 @@ struct FourLetterWordCommand: ParsableCommand {
         guard word.count == 4, word.allSatisfy({ $0.isASCII && $0.isLetter }) else {
             throw ValidationError("'\(word)' is not a four-letter word")
         }
-        _ = try parseMembers(members)
-        guard timeout > 0, timeout <= 600 else { throw ValidationError("--timeout must be above 0 and at most 600 seconds") }
+        try validateDurationOption(timeout, "--timeout", maximum: 600)
     }
 
     func run() throws {
-        let targets = try parseMembers(members)
+        let targets = try target.endpoints()
         let word = self.word.lowercased()
         let replies = queryMembers(targets, timeout: timeout) { host, port, deadline in
             Result { () throws(FourLetterWordError) in try FourLetterWord.send(word, host: host, port: port, deadline: deadline) }

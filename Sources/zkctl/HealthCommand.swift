@@ -9,8 +9,9 @@ struct Health: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show each member's mode, zxid and load, then whether the quorum is healthy, at risk or lost.",
         discussion: """
-            Asks every member with the four-letter words srvr (mode, zxid) and mntr (latency, \
-            connections, synced followers), all members at once, each within --timeout.
+            Asks every member with the four-letter words srvr (mode, zxid and its lag behind the \
+            leader in transactions) and mntr (latency, outstanding requests, connections, synced \
+            followers), all members at once, each within --timeout.
             Exit status: 0 healthy, 1 at risk (losing one more voter loses quorum), 2 lost, \
             64 usage error.
             """)
@@ -19,14 +20,7 @@ struct Health: ParsableCommand {
         case table, json
     }
 
-    @Option(help: "Comma-separated members as host:port (port defaults to 2181).")
-    var members: String?
-
-    @Option(help: "Name of a local-mode ensemble (zkctl local up) to check instead of --members.")
-    var local: String?
-
-    @Option(help: "State directory of local-mode ensembles (with --local).")
-    var stateDir: String = ".ensemble"
+    @OptionGroup var target: EnsembleTarget
 
     @Option(name: .shortAndLong, help: "Output format: table or json.")
     var output: OutputFormat = .table
@@ -38,36 +32,12 @@ struct Health: ParsableCommand {
     var voters: Int?
 
     func validate() throws {
-        switch (members, local) {
-        case (nil, nil): throw ValidationError("give --members host:port,... or --local NAME")
-        case (.some, .some): throw ValidationError("--members and --local cannot be combined")
-        case (.some(let members), nil): _ = try parseMembers(members)
-        case (nil, .some): break
-        }
-        guard timeout > 0, timeout <= 600 else { throw ValidationError("--timeout must be above 0 and at most 600 seconds") }
+        try validateDurationOption(timeout, "--timeout", maximum: 600)
         if let voters, voters < 1 { throw ValidationError("--voters must be at least 1") }
     }
 
-    /// The members to ask: the list given, or the recorded layout of a local ensemble.
-    func targets() throws -> [(host: String, port: Int)] {
-        if let members { return try parseMembers(members) }
-        let name = local!
-        let layout: LocalEnsembleLayout?
-        do {
-            layout = try LocalEnsembleLayout.loadRecord(name: name, stateDirectory: stateDir)
-        } catch {
-            printError("zkctl: \(error)")
-            throw ExitCode(64)
-        }
-        guard let layout else {
-            printError("zkctl: no local ensemble '\(name)' in \(stateDir); start one with zkctl local up -f FILE")
-            throw ExitCode(64)
-        }
-        return layout.members.map { ($0.address, $0.clientPort) }
-    }
-
     func run() throws {
-        let targets = try targets()
+        let targets = try target.endpoints()
         let reports = queryMembers(targets, timeout: timeout) { host, port, deadline in
             Result { () throws(FourLetterWordError) in try MemberStatus.fetch(host: host, port: port, deadline: deadline) }
         }.map { MemberReport(member: $0.member, outcome: $0.result) }
@@ -137,19 +107,19 @@ func displayName(_ target: (host: String, port: Int)) -> String {
 
 enum HealthTable {
     static func render(_ reports: [MemberReport], health: EnsembleHealth) -> String {
-        var rows = [["MEMBER", "MODE", "ZXID", "LATENCY AVG/MAX", "OUTSTANDING", "CONNECTIONS", "SYNCED", "VERSION"]]
+        var rows = [["MEMBER", "MODE", "ZXID", "LAG", "LATENCY AVG/MAX", "OUTSTANDING", "CONNECTIONS", "SYNCED", "VERSION"]]
         var problems: [String] = []
         for report in reports {
             switch report.outcome {
             case .success(let s):
                 rows.append([
-                    report.member, s.mode.rawValue, "0x" + String(s.zxid, radix: 16),
+                    report.member, s.mode.rawValue, "0x" + String(s.zxid, radix: 16), health.lag(of: s).map(String.init) ?? "-",
                     "\(number(s.latencyAvg))/\(number(s.latencyMax))", String(s.outstanding), String(s.connections),
                     s.syncedFollowers.map(String.init) ?? "-", shortVersion(s.version),
                 ])
             case .failure(let error):
                 let mode = error == .notServing ? "not serving" : "unreachable"
-                rows.append([report.member, mode, "-", "-", "-", "-", "-", "-"])
+                rows.append([report.member, mode, "-", "-", "-", "-", "-", "-", "-"])
                 if error != .notServing { problems.append("\(report.member): \(error)") }
             }
         }
@@ -166,7 +136,7 @@ enum HealthTable {
         return text
     }
 
-    /// `3.8.0-${mvngit.commit.id}, built on ...` -> `3.8.0`: the build suffix only widens the table.
+    /// `3.9.4-<commit>` -> `3.9.4`: the commit only widens the table (JSON keeps it).
     static func shortVersion(_ version: String) -> String {
         guard !version.isEmpty else { return "-" }
         return String(version.split(separator: "-").first ?? Substring(version))
@@ -185,6 +155,8 @@ enum HealthJSON {
         var member: String
         var mode: String?
         var zxid: String?
+        /// Transactions behind the leader; absent without a single leader.
+        var zxidLag: UInt64?
         var latencyAvg: Double?
         var latencyMax: Double?
         var outstanding: Int?
@@ -210,6 +182,7 @@ enum HealthJSON {
             case .success(let s):
                 return Member(
                     member: report.member, mode: s.mode.rawValue, zxid: "0x" + String(s.zxid, radix: 16),
+                    zxidLag: health.lag(of: s),
                     latencyAvg: s.latencyAvg, latencyMax: s.latencyMax, outstanding: s.outstanding,
                     connections: s.connections, syncedFollowers: s.syncedFollowers, version: s.version)
             case .failure(let error):

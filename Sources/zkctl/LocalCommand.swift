@@ -32,6 +32,10 @@ extension Local {
                 with are refused (ZooKeeper owns zoo.cfg after its first start): purge it to apply them. \
                 heapSize and logLevel apply to members as they start. Prints each member's process and \
                 the `zkctl health` table once the quorum is up. \
+                One zkctl at a time starts or stops an ensemble: another one waits (up to --timeout). \
+                If a member cannot start, the members this command started are stopped again. Waiting \
+                ends early, with each member's first log errors, when too few members are left \
+                running to form a quorum. \
                 Exit status: 0 quorum reached, 1 no quorum in time or bad input.
                 """)
 
@@ -53,11 +57,11 @@ extension Local {
         @Option(help: ArgumentHelp("Election port of every member (default 3888).", valueName: "port"))
         var electionPort: Int?
 
-        @Option(help: ArgumentHelp("Seconds to wait for a healthy quorum.", valueName: "seconds"))
+        @Option(help: ArgumentHelp("Seconds to wait for a healthy quorum (and, before that, for another zkctl working on the same ensemble).", valueName: "seconds"))
         var timeout: Double = 120
 
         func validate() throws {
-            if timeout <= 0 { throw ValidationError("--timeout must be positive") }
+            try validateDurationOption(timeout, "--timeout")
         }
 
         func run() throws {
@@ -70,37 +74,79 @@ extension Local {
             guard resource.spec.engine == .zooKeeper else {
                 throw CLIError("'\(resource.metadata.name)' is a \(resource.spec.engine.rawValue) ensemble; local mode runs ZooKeeper only")
             }
-            let layout = try makeLayout(resource)
-            var ensemble = LocalEnsemble(layout: layout, installation: try ZooKeeperInstallation.locate())
-            if let heap = Self.javaHeap(resource.spec.zookeeper.heapSize) {
-                ensemble.jvmOptions = ["-Xms32m", "-Xmx\(heap)", "-XX:+UseSerialGC"]
+            // Bad options and a missing ZooKeeper fail here, before anything is created.
+            let requested = try makeLayout(resource)
+            let installation = try ZooKeeperInstallation.locate()
+            // One zkctl at a time changes an ensemble; the wait for a quorum needs no lock.
+            let starting = try requested.withExclusiveLock(timeout: timeout, waiting: { say($0) }) { () throws -> LocalEnsemble? in
+                // Read the record again: another zkctl may have created or purged it meanwhile.
+                var ensemble = LocalEnsemble(layout: try makeLayout(resource), installation: installation)
+                ensemble.jvmOptions = Self.jvmOptions(heap: resource.spec.zookeeper.heapSize)
+                ensemble.logLevel = resource.spec.zookeeper.logLevel
+                return try start(ensemble)
             }
-            ensemble.logLevel = resource.spec.zookeeper.logLevel
-
-            let before = ensemble.status()
-            if before.allSatisfy({ $0.process.isRunning }), case .healthy = LocalEnsemble.verdict(before) {
-                say("'\(layout.name)' is already up; nothing changed.")
-                printReport(ensemble)
-                return
-            }
-            for status in before {
-                if case .crashed = status.process { say("member \(status.member.id) \(status.process.description); restarting it") }
-            }
-            try layout.saveRecord()
-            let started = try ensemble.startAll()
-            if started.isEmpty {
-                say("every member of '\(layout.name)' is running; waiting for a quorum")
-            } else {
-                say("started member\(started.count == 1 ? "" : "s") \(started.map(String.init).joined(separator: ", ")) of '\(layout.name)' (files in \(layout.ensembleDirectory))")
-            }
+            guard let ensemble = starting else { return }
             do {
                 try ensemble.waitForQuorum(deadline: .after(seconds: timeout)) { line in say("  waiting: \(line)") }
             } catch {
                 printError("zkctl: \(error)")
-                printError("zkctl: the members are left running for inspection; `zkctl local down \(layout.name)` stops them")
+                let running = zip(ensemble.members, ensemble.processStates(ensemble.members)).filter { $0.1.isRunning }.map(\.0.id)
+                if running.isEmpty {
+                    // membersExited has said so already.
+                    if case LocalEnsembleError.membersExited = error {} else {
+                        printError("zkctl: no member of '\(ensemble.layout.name)' is running")
+                    }
+                } else {
+                    printError("zkctl: \(Self.members(running)) left running for inspection; `zkctl local down \(ensemble.layout.name)` stops \(running.count == 1 ? "it" : "them")")
+                }
                 throw ExitCode(1)
             }
             printReport(ensemble)
+        }
+
+        /// Under the lock: records members an interrupted zkctl left untracked, starts what
+        /// is not running. Nil when the ensemble was already up (and reported).
+        private func start(_ ensemble: LocalEnsemble) throws -> LocalEnsemble? {
+            let name = ensemble.layout.name
+            for (member, pid) in try ensemble.recordUntrackedMembers() {
+                say("member \(member) runs as pid \(pid), which its pid file did not name (an earlier zkctl was interrupted); recorded it")
+            }
+            let before = ensemble.status()
+            if before.allSatisfy({ $0.process.isRunning }), case .healthy = LocalEnsemble.verdict(before) {
+                say("'\(name)' is already up; nothing changed.")
+                printReport(ensemble)
+                return nil
+            }
+            for status in before {
+                if case .crashed = status.process { say("member \(status.member.id) \(status.process.description); restarting it") }
+            }
+            try ensemble.layout.saveRecord()
+            let started: [Int]
+            do {
+                started = try ensemble.startMissing()
+            } catch {
+                printError("zkctl: \(error)")
+                if !error.stopped.isEmpty {
+                    printError("zkctl: stopped \(Self.members(error.stopped)) again, started by this command: without the others \(error.stopped.count == 1 ? "it" : "they") cannot form a quorum")
+                }
+                if error.running.isEmpty {
+                    printError("zkctl: no member of '\(name)' is running")
+                } else {
+                    printError("zkctl: \(Self.members(error.running)) left running (\(error.running.count == 1 ? "it was" : "they were") running before); `zkctl local down \(name)` stops \(error.running.count == 1 ? "it" : "them")")
+                }
+                throw ExitCode(1)
+            }
+            if started.isEmpty {
+                say("every member of '\(name)' is running; waiting for a quorum")
+            } else {
+                say("started \(Self.members(started)) of '\(name)' (files in \(ensemble.layout.ensembleDirectory))")
+            }
+            return ensemble
+        }
+
+        /// "member 2", "members 1, 3".
+        static func members(_ ids: [Int]) -> String {
+            "member\(ids.count == 1 ? "" : "s") \(ids.map(String.init).joined(separator: ", "))"
         }
 
         private func select(_ ensembles: [Ensemble]) throws -> Ensemble {
@@ -151,12 +197,13 @@ extension Local {
             return layout
         }
 
-        /// The spec's heap ("512m", "2g") as a -Xmx value; nil when it is not one.
-        static func javaHeap(_ text: String) -> String? {
-            guard let last = text.last, !text.isEmpty else { return nil }
-            let digits = "kKmMgG".contains(last) ? text.dropLast() : Substring(text)
-            guard !digits.isEmpty, digits.allSatisfy(\.isNumber) else { return nil }
-            return text
+        /// JVM options for the spec's heap (validated: a JVM size of at least
+        /// `EnsembleAPI.minimumHeap`). Members start at 32m and grow to the heap, so a dozen
+        /// of them share a laptop; a heap below 32m is also the start, since the JVM refuses
+        /// an initial heap above the maximum.
+        static func jvmOptions(heap: String) -> [String] {
+            let initial = (Quantity.jvmBytes(heap) ?? 0) < 32 * 1_048_576 ? heap : "32m"
+            return ["-Xms\(initial)", "-Xmx\(heap)", "-XX:+UseSerialGC"]
         }
     }
 
@@ -179,30 +226,44 @@ extension Local {
     struct Down: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Stop every member (SIGTERM, then SIGKILL after 10 s).",
-            discussion: "Exit status 0 also when the ensemble is already down or unknown.")
+            discussion: """
+                Members are found by their pid files and by what they run (their own zoo.cfg), so \
+                one that an interrupted zkctl never recorded is stopped too. Waits up to 120 s for \
+                another zkctl working on the same ensemble. Exit status 0 also when the ensemble is \
+                already down or unknown.
+                """)
 
         @OptionGroup var recorded: RecordedEnsemble
 
         @Flag(help: "Also delete the ensemble's state directory (data, logs, configs).")
         var purge = false
 
+        /// How long down waits for another zkctl working on the same ensemble.
+        static let lockTimeout: Double = 120
+
         func run() throws {
             try exitOnReportedError {
                 let name = recorded.name
-                guard let ensemble = try recorded.load() else {
-                    say("\(recorded.notFound); nothing to stop")
-                    return
+                let found = try LocalEnsembleLayout.withExclusiveLock(
+                    name: name, stateDirectory: recorded.state.stateDir, createIfMissing: false, timeout: Self.lockTimeout,
+                    waiting: { say($0) }
+                ) { () throws -> Bool in
+                    guard let ensemble = try recorded.load() else { return false }
+                    // Members are found by their zoo.cfg too, so one an interrupted zkctl never
+                    // recorded is stopped as well, before a purge deletes its files.
+                    let stopped = try ensemble.stopAll()
+                    if stopped.isEmpty {
+                        say("'\(name)' is already down")
+                    } else {
+                        say("stopped \(Up.members(stopped)) of '\(name)'")
+                    }
+                    if purge {
+                        try ensemble.purge()
+                        say("deleted \(ensemble.layout.ensembleDirectory)")
+                    }
+                    return true
                 }
-                let stopped = try ensemble.stopAll()
-                if stopped.isEmpty {
-                    say("'\(name)' is already down")
-                } else {
-                    say("stopped member\(stopped.count == 1 ? "" : "s") \(stopped.map(String.init).joined(separator: ", ")) of '\(name)'")
-                }
-                if purge {
-                    try ensemble.purge()
-                    say("deleted \(ensemble.layout.ensembleDirectory)")
-                }
+                if found != true { say("\(recorded.notFound); nothing to stop") }
             }
         }
     }

@@ -8,16 +8,27 @@ struct ResourceInput: ParsableArguments {
     var file: String
 
     func read() throws -> String {
+        let limit = DocumentLimits.maxStreamBytes
+        let tooLarge = CLIError("\(sourceName): error: input is larger than \(limit) bytes, more than this tool reads at once")
         if file == "-" {
             var text = ""
-            while let line = readLine(strippingNewline: false) { text += line }
+            var bytes = 0
+            while let line = readLine(strippingNewline: false) {
+                bytes += line.utf8.count
+                if bytes > limit { throw tooLarge }
+                text += line
+            }
             return text
         }
         guard FileManager.default.fileExists(atPath: file) else {
             throw CLIError("\(file): no such file")
         }
         do {
+            // Checked before reading: the loader refuses it anyway, but only once it is in memory.
+            if let size = try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int, size > limit { throw tooLarge }
             return try String(contentsOfFile: file, encoding: .utf8)
+        } catch let error as CLIError {
+            throw error
         } catch {
             throw CLIError("\(file): cannot read: \(error.localizedDescription)")
         }

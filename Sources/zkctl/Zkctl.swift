@@ -11,7 +11,7 @@ struct Zkctl: AsyncParsableCommand {
               zkctl validate -f my-ensemble.yaml             every problem with its field path
               zkctl crd                                      the CustomResourceDefinition
               zkctl local up -f examples/zookeeper-3.yaml    a real ensemble on this machine
-            Against running members (--members host:port,...):
+            Against running members (--members host:port,... or --local NAME):
               zkctl health | 4lw CMD | smoke | config | ls | get | create | set | delete
             """,
         subcommands: [Render.self, Validate.self, PrintCRD.self, Local.self,

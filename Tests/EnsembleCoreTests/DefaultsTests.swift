@@ -67,4 +67,46 @@ import ZKConfig
         #expect(one.at("spec.template.spec.containers[0].readinessProbe.exec.command")?.arrayValue?.contains("--allow-standalone") == true)
         #expect(three.at("spec.template.spec.containers[0].readinessProbe.exec.command")?.arrayValue?.contains("--allow-standalone") == false)
     }
+
+    /// Fields whose default depends on the engine or the cluster: unset in what the API
+    /// server stores (a stored 0 would read as "kill at once" or root, "" as "no class"),
+    /// defaulted in rendering, and `kubectl explain` says what unset means.
+    static let unsetUntilRendered = ["image", "storage.storageClassName", "pod.priorityClassName", "pod.terminationGracePeriodSeconds",
+                                     "securityContext.runAsUser", "securityContext.runAsGroup", "securityContext.fsGroup",
+                                     "pod.serviceAccountName", "cassandra.clusterName"]
+
+    @Test func storedResourcesShowNoPlaceholders() throws {
+        for engine in ["ZooKeeper", "Cassandra"] {
+            // What the API server stores for `spec: {engine: ...}` (the CRD's defaults).
+            let stored = EnsembleAPI.spec.applyingDefaults(to: ["engine": .string(engine)])
+            for path in Self.unsetUntilRendered {
+                #expect(stored.lookup(path) == nil, "\(engine): spec.\(path) is stored as \(String(describing: stored.lookup(path)))")
+            }
+        }
+        for path in Self.unsetUntilRendered {
+            let schema = try #require(EnsembleAPI.spec.schema(at: path))
+            #expect(schema.defaultValue == nil)
+            #expect(schema.description.contains("Unset:"), "spec.\(path): kubectl explain must say what unset means")
+        }
+        // No default anywhere (array items and map values included) is an empty string.
+        func walk(_ schema: Schema, _ path: String) {
+            if case .string(let text)? = schema.defaultValue { #expect(!text.isEmpty, "\(path) defaults to an empty string") }
+            switch schema.kind {
+            case .object(let properties): for p in properties { walk(p.schema, path + "." + p.name) }
+            case .array(let items): walk(items, path + "[]")
+            case .map(let values): walk(values, path + "{}")
+            default: break
+            }
+        }
+        walk(EnsembleAPI.spec, "spec")
+        // Rendering fills in what they mean.
+        let zk = try #require(object(Rendering.render(try decodeOne(resource())), kind: "StatefulSet"))
+        #expect(zk.at("spec.template.spec.terminationGracePeriodSeconds") == .int(Defaults.zooKeeperGracePeriod))
+        #expect(zk.at("spec.template.spec.securityContext.runAsUser") == .int(Defaults.zooKeeperUser))
+        #expect(zk.at("spec.template.spec.securityContext.runAsGroup") == .int(Defaults.zooKeeperUser))
+        #expect(zk.at("spec.template.spec.containers[0].image") == .string(Defaults.zooKeeperImage))
+        #expect(zk.at("spec.volumeClaimTemplates[0].spec.storageClassName") == nil)
+        #expect(zk.at("spec.template.spec.priorityClassName") == nil)
+        #expect(zk.at("spec.template.spec.serviceAccountName") == nil)
+    }
 }

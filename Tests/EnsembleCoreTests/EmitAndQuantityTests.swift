@@ -60,4 +60,25 @@ import Testing
         #expect(!Quantity.isJVMSize("1Gi") && !Quantity.isJVMSize("m") && !Quantity.isJVMSize("1.5g"))
         #expect(Quantity.jvmBytes("512m") == Double(512 * 1_048_576))
     }
+
+    /// The CRD's heap rule is a regular expression per suffix ("a number at least N"): it
+    /// must agree with the byte count for every size around each bound and far from it.
+    @Test(arguments: [1, 4, 9, 10, 99, 100, 4096, 4_194_304, 1_000_000])
+    func jvmSizePatternAgreesWithTheByteCount(minimum: Int) throws {
+        let regex = try Regex(Quantity.jvmSizePattern(atLeast: minimum))
+        var sizes: [String] = ["", "m", "0", "00", "1.5m", "1Gi", "-4m", "4 m", "99999999999999g"]
+        for suffix in ["", "k", "K", "m", "M", "g", "G"] {
+            let unit = ["": 1, "k": 1024, "m": 1_048_576, "g": 1_073_741_824][suffix.lowercased()]!
+            let bound = (minimum + unit - 1) / unit
+            for number in Set([0, 1, 2, 3, 9, 10, 11, 99, 100, 101, 1023, 1024, 4095, 4096, 4097, 12345, 4_194_303, 4_194_304, 4_194_305, 99_999_999]
+                + [bound - 1, bound, bound + 1].filter { $0 >= 0 }) {
+                sizes += ["\(number)\(suffix)", "00\(number)\(suffix)"]
+            }
+        }
+        for size in sizes {
+            let expected = Quantity.jvmBytes(size).map { $0 >= Double(minimum) } ?? false
+            let matches = try regex.wholeMatch(in: size) != nil
+            #expect(matches == expected, "\(size) against at least \(minimum) bytes")
+        }
+    }
 }

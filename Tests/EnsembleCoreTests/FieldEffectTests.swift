@@ -9,7 +9,16 @@ import Testing
     /// Fields that steer the operator's reconcile loop, not the manifests (with why).
     static let operatorOnly: [String: String] = [
         "updateStrategy.type": "the roll planner reads it; manifests always use OnDelete",
-        "updateStrategy.memberTimeoutSeconds": "the roll planner's per-member deadline",
+        "updateStrategy.memberTimeoutSeconds": "the planners' deadline for a restarted or started member",
+        "updateStrategy.stepTimeoutSeconds": "the planners' deadline for every other wait",
+        "updateStrategy.leaderHandOff": "the roll planner hands leadership over with reconfig",
+        "cassandra.streamingTimeoutSeconds": "the membership planner's deadline for bootstrap and decommission",
+    ]
+
+    /// Fields that only allow something elsewhere in the spec: their effect is that the
+    /// alternative value makes the example invalid (with why).
+    static let gates: [String: String] = [
+        "pod.allowedHostPathVolumes": "without it the example's hostPath volume is refused",
     ]
 
     /// A different valid value for fields whose type alone cannot suggest one.
@@ -19,6 +28,16 @@ import Testing
         "pod.labels": ["team": "payments"],
         "pod.annotations": ["example.com/owner": "payments"],
         "pod.env": [["name": "SERVER_JVMFLAGS", "value": "-XX:+UseZGC"]],
+        "pod.volumes": [["name": "jaas", "secret": ["secretName": "other-jaas"]], ["name": "scratch", "emptyDir": ["medium": "Memory"]],
+                        ["name": "node-certs", "hostPath": ["path": "/etc/pki"]], ["name": "extra-config", "configMap": ["name": "other"]]],
+        "pod.volumeMounts": [["name": "jaas", "mountPath": "/etc/jaas"]],
+        "pod.allowedHostPathVolumes": [],
+        "pod.imagePullSecrets": [["name": "other-registry"]],
+        "pod.serviceAccountName": "orders-zk-backup",
+        "pod.lifecycle.postStart": [["command": ["/bin/true"]], ["command": ["/bin/true", "again"]]],
+        "pod.lifecycle.preStop": [["command": ["/bin/sh", "-c", "sleep 1"]], ["command": ["/bin/true"]]],
+        "pod.sidecars": [["name": "audit-shipper", "image": "fluent/fluent-bit:3.2"]],
+        "zookeeper.metrics.className": "org.example.metrics.OtherProvider",
         "pod.priorityClassName": "batch-low",
         "scheduling.nodeSelector": ["disk": "ssd"],
         "scheduling.tolerations": [["key": "spot", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 30]],
@@ -77,6 +96,11 @@ import Testing
         if path == "engine" { mutated["spec"]?["zookeeper"] = nil }
 
         let decoded = EnsembleDecoder.decode(value: mutated)
+        if Self.gates[path] != nil {
+            let problems = decoded.problems + (decoded.ensemble.map { Validator.validate($0).problems } ?? [])
+            #expect(problems.contains { $0.severity == .error }, "\(path) gates nothing: the example stays valid without it")
+            return
+        }
         let changed = try #require(decoded.ensemble, "mutation of \(path) made the resource invalid: \(decoded.problems)")
         let report = Validator.validate(changed)
         #expect(report.errors.isEmpty, "mutation of \(path) is invalid: \(report.errors)")

@@ -74,7 +74,10 @@ import Testing
         let headless = try #require(objects.first { $0.at("metadata.name") == "zk-hs" })
         #expect(headless.at("spec.clusterIP") == "None")
         #expect(headless.at("spec.publishNotReadyAddresses") == true)
-        #expect(headless.at("spec.ports")?.arrayValue?.compactMap { $0["port"]?.intValue } == [2888, 3888])
+        // Peer ports, and the metrics provider's (on by default).
+        #expect(headless.at("spec.ports")?.arrayValue?.compactMap { $0["port"]?.intValue } == [2888, 3888, 7000])
+        #expect(headless.at("spec.ports[2].name") == "metrics")
+        #expect(headless.at("metadata.annotations")?["prometheus.io/port"] == "7000")
         let client = try #require(objects.first { $0.at("metadata.name") == "zk-client" })
         #expect(client.at("spec.type") == "LoadBalancer")
         #expect(client.at("spec.ports[0].port") == 2181)
@@ -116,11 +119,13 @@ import Testing
         #expect(container.at("readinessProbe.exec.command[1]") == "cql-ready")
         #expect(set.at("spec.template.spec.terminationGracePeriodSeconds") == 500)
         #expect(set.at("spec.podManagementPolicy") == "OrderedReady", "Cassandra nodes join one at a time")
-        // Startup and liveness on the storage port: CQL opens only after bootstrap.
+        // Startup and liveness on the storage port: CQL opens only after bootstrap. The port
+        // listens on the pod's IP only (listen_address), which the probe reads from POD_IP.
         for probe in ["startupProbe", "livenessProbe"] {
-            #expect(container.at("\(probe).exec.command[1]") == "tcp-live")
-            #expect(container.at("\(probe).exec.command[3]") == "7000")
+            #expect(container.at("\(probe).exec.command")?.arrayValue?.dropLast(2).map { $0 } == [
+                "/probe/ensemble-probe", "tcp-live", "--host-env", "POD_IP", "--port", "7000"])
         }
+        #expect(container["env"]?.arrayValue?.contains(["name": "POD_IP", "valueFrom": ["fieldRef": ["fieldPath": "status.podIP"]]]) == true)
         let headless = try #require(objects.first { $0.at("metadata.name") == "ring-hs" })
         #expect(headless.at("spec.publishNotReadyAddresses") == true)
         #expect(objects.first { $0.at("metadata.name") == "ring-client" }?.at("spec.ports[0].port") == 9042)
@@ -131,10 +136,84 @@ import Testing
         #expect(set.at("spec.persistentVolumeClaimRetentionPolicy.whenDeleted") == "Delete")
         #expect(set.at("spec.persistentVolumeClaimRetentionPolicy.whenScaled") == "Delete")
         #expect(set.at("spec.volumeClaimTemplates[0].spec.storageClassName") == "ssd")
+        // "" is Kubernetes' "no class" and is passed on; unset leaves the field out (the default class).
+        #expect(try sts(try render("engine: ZooKeeper\nstorage:\n  storageClassName: \"\"")).at("spec.volumeClaimTemplates[0].spec.storageClassName") == "")
+        #expect(try sts(try render("engine: ZooKeeper")).at("spec.volumeClaimTemplates[0].spec.storageClassName") == nil)
     }
 
     @Test func podDisruptionBudgetCanBeDisabled() throws {
         #expect(object(try render("engine: ZooKeeper\npodDisruptionBudget:\n  enabled: false"), kind: "PodDisruptionBudget") == nil)
+    }
+
+    /// The user's preStop commands run before ours through the probe's hook runner, which
+    /// runs ours (nodetool drain) whatever happens to them; several postStart commands too.
+    @Test func userHooksRunBeforeOursNeverInsteadOfThem() throws {
+        let ring = try sts(try render("engine: Cassandra\npod:\n  lifecycle:\n    preStop:\n    - command: [/bin/sh, -c, \"deregister\"]", name: "ring"))
+        #expect(ring.at("spec.template.spec.containers[0].lifecycle.preStop.exec.command") == [
+            "/probe/ensemble-probe", "hooks", "--budget", "250", "3", "/bin/sh", "-c", "deregister", "--finally", "2", "nodetool", "drain"])
+        let zk = try sts(try render("engine: ZooKeeper\npod:\n  terminationGracePeriodSeconds: 40\n  lifecycle:\n    postStart:\n    - command: [a]\n    - command: [b, c]\n    preStop:\n    - command: [d]"))
+        let container = try #require(zk.at("spec.template.spec.containers[0]"))
+        #expect(container.at("lifecycle.postStart.exec.command") == ["/probe/ensemble-probe", "hooks", "1", "a", "2", "b", "c"])
+        #expect(container.at("lifecycle.preStop.exec.command") == ["/probe/ensemble-probe", "hooks", "--budget", "20", "1", "d"])
+        // One postStart command runs as written; ZooKeeper has no preStop of its own.
+        let single = try sts(try render("engine: ZooKeeper\npod:\n  lifecycle:\n    postStart:\n    - command: [/bin/true]"))
+        #expect(single.at("spec.template.spec.containers[0].lifecycle") == ["postStart": ["exec": ["command": ["/bin/true"]]]])
+        #expect(try sts(try render("engine: ZooKeeper")).at("spec.template.spec.containers[0].lifecycle") == nil)
+    }
+
+    @Test func podOptionsAreRenderedAsThePodAPIHasThem() throws {
+        let set = try sts(try render("""
+            engine: ZooKeeper
+            pod:
+              env:
+              - {name: TOKEN, valueFrom: {configMapKeyRef: {name: cm, key: token, optional: true}}}
+              - {name: EMPTY}
+              volumes:
+              - {name: certs, secret: {secretName: tls, defaultMode: 256}}
+              volumeMounts:
+              - {name: certs, mountPath: /certs, readOnly: true, subPath: pem}
+              imagePullSecrets: [{name: regcred}]
+              serviceAccountName: zk-sa
+              sidecars:
+              - {name: own, image: busybox, securityContext: {runAsUser: 4000}}
+              - {name: plain, image: busybox}
+            """))
+        let pod = try #require(set.at("spec.template.spec"))
+        let env = try #require(pod.at("containers[0].env")?.arrayValue)
+        #expect(env.contains(["name": "TOKEN", "valueFrom": ["configMapKeyRef": ["name": "cm", "key": "token", "optional": true]]]))
+        #expect(env.contains(["name": "EMPTY", "value": ""]))
+        #expect(pod["volumes"]?.arrayValue?.last == ["name": "certs", "secret": ["secretName": "tls", "defaultMode": 256]])
+        #expect(pod.at("containers[0].volumeMounts")?.arrayValue?.last == ["name": "certs", "mountPath": "/certs", "subPath": "pem", "readOnly": true])
+        #expect(pod["imagePullSecrets"] == [["name": "regcred"]])
+        #expect(pod["serviceAccountName"] == "zk-sa")
+        #expect(pod["automountServiceAccountToken"] == false)
+        #expect(pod.at("containers")?.arrayValue?.map { $0["name"] } == ["zookeeper", "own", "plain"])
+        #expect(pod.at("containers[1].securityContext") == ["runAsUser": 4000])
+        #expect(pod.at("containers[2].securityContext.allowPrivilegeEscalation") == false)
+        #expect(pod.at("containers[2].securityContext.capabilities.drop") == ["ALL"])
+    }
+
+    @Test func metricsProviderIsOnByDefaultAndCanBeTurnedOff() throws {
+        let on = try render("engine: ZooKeeper\nzookeeper:\n  metrics:\n    port: 7070\n    serviceMonitor: true")
+        let zooCfg = try #require(object(on, kind: "ConfigMap")?.at("data")?["zoo.cfg"]?.stringValue)
+        #expect(zooCfg.contains("metricsProvider.className=\(Defaults.metricsProviderClass)\nmetricsProvider.httpPort=7070\n"))
+        #expect(try sts(on).at("spec.template.spec.containers[0].ports[3]") == ["name": "metrics", "containerPort": 7070])
+        let monitor = try #require(object(on, kind: "ServiceMonitor"))
+        #expect(monitor["apiVersion"] == "monitoring.coreos.com/v1")
+        #expect(monitor.at("metadata.name") == "zk-metrics")
+        #expect(monitor.at("spec.endpoints") == [["port": "metrics", "path": "/metrics"]])
+        let headless = try #require(on.first { $0.at("metadata.name") == "zk-hs" })
+        let selected = try #require(monitor.at("spec.selector.matchLabels")?.objectValue)
+        #expect(selected.allSatisfy { headless.at("metadata.labels")?[$0.key] == $0.value })
+        #expect(headless.at("spec.ports")?.arrayValue?.contains(["name": "metrics", "port": 7070, "targetPort": 7070]) == true)
+
+        let off = try render("engine: ZooKeeper\nzookeeper:\n  metrics:\n    enabled: false")
+        #expect(object(off, kind: "ConfigMap")?.at("data")?["zoo.cfg"]?.stringValue?.contains("metricsProvider") == false)
+        #expect(off.first { $0.at("metadata.name") == "zk-hs" }?.at("metadata.annotations") == nil)
+        #expect(try sts(off).at("spec.template.spec.containers[0].ports")?.arrayValue?.count == 3)
+        #expect(object(try render("engine: ZooKeeper"), kind: "ServiceMonitor") == nil, "only when asked for")
+        // Cassandra has no ZooKeeper metrics provider.
+        #expect(try render("engine: Cassandra", name: "ring").allSatisfy { $0["kind"] != "ServiceMonitor" && $0.at("metadata.annotations")?["prometheus.io/scrape"] == nil })
     }
 }
 

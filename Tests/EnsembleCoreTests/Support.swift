@@ -41,24 +41,3 @@ func problems(_ yaml: String) throws -> [Problem] {
 func object(_ objects: [Value], kind: String) -> Value? {
     objects.first { $0["kind"]?.stringValue == kind }
 }
-
-extension Value {
-    /// Walks a path like "spec.template.spec.containers[0].ports".
-    func at(_ path: String) -> Value? {
-        var current: Value? = self
-        for part in path.split(separator: ".") {
-            var key = Substring(part)
-            var indices: [Int] = []
-            while let open = key.lastIndex(of: "["), key.hasSuffix("]") {
-                indices.insert(Int(key[key.index(after: open)..<key.index(before: key.endIndex)])!, at: 0)
-                key = key[..<open]
-            }
-            if !key.isEmpty { current = current?[String(key)] }
-            for i in indices {
-                guard let array = current?.arrayValue, i < array.count else { return nil }
-                current = array[i]
-            }
-        }
-        return current
-    }
-}

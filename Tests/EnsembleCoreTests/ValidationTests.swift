@@ -39,6 +39,12 @@ struct RuleCase: CustomTestStringConvertible, Sendable {
         RuleCase(spec: "engine: ZooKeeper\nzookeeper:\n  heapSize: 2g", path: "spec.zookeeper.heapSize", message: "does not fit in the container's memory (1Gi)"),
         RuleCase(spec: "engine: Cassandra\ncassandra:\n  heapNewSize: 600M", path: "spec.cassandra.heapNewSize", message: "must be smaller than maxHeapSize"),
         RuleCase(spec: "engine: Cassandra\ncassandra:\n  maxHeapSize: 1T", path: "spec.cassandra.maxHeapSize", message: "must be a JVM size"),
+        // Below the smallest heap the JVM starts with (`heapSize: 1k` used to pass and then the
+        // JVM refused to start).
+        RuleCase(spec: "engine: ZooKeeper\nzookeeper:\n  heapSize: 1k", path: "spec.zookeeper.heapSize", message: "must be at least 4m: the JVM does not start with a smaller heap, got '1k'"),
+        RuleCase(spec: "engine: ZooKeeper\nzookeeper:\n  heapSize: 4095k", path: "spec.zookeeper.heapSize", message: "must be at least 4m"),
+        RuleCase(spec: "engine: ZooKeeper\nzookeeper:\n  heapSize: \"0\"", path: "spec.zookeeper.heapSize", message: "must be at least 4m"),
+        RuleCase(spec: "engine: Cassandra\ncassandra:\n  maxHeapSize: 2M\n  heapNewSize: 1M", path: "spec.cassandra.maxHeapSize", message: "must be at least 4m"),
         // Names that keep every generated name within Kubernetes limits.
         RuleCase(spec: "engine: ZooKeeper", path: "metadata.name", message: "must be at most 52 characters", name: String(repeating: "a", count: 53)),
         RuleCase(spec: "engine: ZooKeeper", path: "metadata.name", message: "start with a letter", name: "1zk"),
@@ -85,6 +91,46 @@ struct RuleCase: CustomTestStringConvertible, Sendable {
         RuleCase(spec: "engine: ZooKeeper\npod:\n  env:\n  - value: x", path: "spec.pod.env[0].name", message: "is required"),
         RuleCase(spec: "engine: ZooKeeper\npod:\n  priorityClassName: High_Priority", path: "spec.pod.priorityClassName", message: "must be a DNS subdomain"),
         RuleCase(spec: "engine: ZooKeeper\nstorage:\n  storageClassName: Fast_SSD", path: "spec.storage.storageClassName", message: "must be a DNS subdomain"),
+        // Pod options: volumes, mounts, env from Secrets and ConfigMaps, hooks, sidecars.
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  volumes:\n  - name: data\n    emptyDir: {}", path: "spec.pod.volumes[0].name", message: "'data' is a volume of the operator's"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  volumes:\n  - {name: x, emptyDir: {}}\n  - {name: x, emptyDir: {}}", path: "spec.pod.volumes[1].name", message: "is listed twice (also item 0)"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  volumes:\n  - name: x", path: "spec.pod.volumes[0]", message: "needs a source: configMap, secret, emptyDir or hostPath"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  volumes:\n  - {name: x, emptyDir: {}, configMap: {name: c}}", path: "spec.pod.volumes[0]", message: "has several sources (configMap, emptyDir)"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  volumes:\n  - {name: host, hostPath: {path: /var/run}}", path: "spec.pod.volumes[0].hostPath", message: "allowed only for volumes named in spec.pod.allowedHostPathVolumes"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  volumes:\n  - {name: host, emptyDir: {}}\n  allowedHostPathVolumes: [host]", path: "spec.pod.allowedHostPathVolumes[0]", message: "is not a hostPath volume"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  volumes:\n  - {name: host, hostPath: {path: var/run}}\n  allowedHostPathVolumes: [host]", path: "spec.pod.volumes[0].hostPath.path", message: "must be an absolute path"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  volumes:\n  - {name: c, configMap: {name: Bad_Name}}", path: "spec.pod.volumes[0].configMap.name", message: "must be a DNS subdomain"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  volumes:\n  - {name: c, secret: {secretName: s, items: [{key: k, path: ../k}]}}", path: "spec.pod.volumes[0].secret.items[0].path", message: "must be a relative path"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  volumeMounts:\n  - {name: nope, mountPath: /x}", path: "spec.pod.volumeMounts[0].name", message: "'nope' is not a volume in spec.pod.volumes"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  volumes: [{name: x, emptyDir: {}}]\n  volumeMounts:\n  - {name: x, mountPath: /conf}", path: "spec.pod.volumeMounts[0].mountPath", message: "runs into the operator's mount /conf"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  volumes: [{name: x, emptyDir: {}}]\n  volumeMounts:\n  - {name: x, mountPath: /var/lib/zookeeper/data/extra}", path: "spec.pod.volumeMounts[0].mountPath", message: "runs into the operator's mount /var/lib/zookeeper"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  volumes: [{name: x, emptyDir: {}}]\n  volumeMounts:\n  - {name: x, mountPath: /var}", path: "spec.pod.volumeMounts[0].mountPath", message: "runs into the operator's mount /var/lib/zookeeper"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  volumes: [{name: x, emptyDir: {}}]\n  volumeMounts:\n  - {name: x, mountPath: /a/../tmp}", path: "spec.pod.volumeMounts[0].mountPath", message: "must be an absolute path below /"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  volumes: [{name: x, emptyDir: {}}]\n  volumeMounts:\n  - {name: x, mountPath: /}", path: "spec.pod.volumeMounts[0].mountPath", message: "must be an absolute path below /"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  volumes: [{name: x, emptyDir: {}}]\n  volumeMounts:\n  - {name: x, mountPath: /a}\n  - {name: x, mountPath: /a}", path: "spec.pod.volumeMounts[1].mountPath", message: "is listed twice"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  env:\n  - name: A\n    value: x\n    valueFrom: {secretKeyRef: {name: s, key: k}}", path: "spec.pod.env[0].valueFrom", message: "takes the place of value"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  env:\n  - name: A\n    valueFrom: {}", path: "spec.pod.env[0].valueFrom", message: "takes exactly one of secretKeyRef and configMapKeyRef, got 0"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  env:\n  - name: A\n    valueFrom: {configMapKeyRef: {name: c, key: \"a/b\"}}", path: "spec.pod.env[0].valueFrom.configMapKeyRef.key", message: "is not a valid key"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  imagePullSecrets: [{name: Reg_Creds}]", path: "spec.pod.imagePullSecrets[0].name", message: "must be a DNS subdomain"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  serviceAccountName: \"zk sa\"", path: "spec.pod.serviceAccountName", message: "must be a DNS subdomain"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  lifecycle:\n    preStop:\n    - command: []", path: "spec.pod.lifecycle.preStop[0].command", message: "needs a program to run"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  sidecars:\n  - {name: zookeeper, image: busybox}", path: "spec.pod.sidecars[0].name", message: "is a container of the operator's"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  sidecars:\n  - {name: a, image: busybox}\n  - {name: a, image: busybox}", path: "spec.pod.sidecars[1].name", message: "is listed twice"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  sidecars:\n  - {name: a}", path: "spec.pod.sidecars[0].image", message: "is required"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  sidecars:\n  - {name: a, image: busybox, ports: [{containerPort: 2181}]}", path: "spec.pod.sidecars[0].ports[0].containerPort", message: "2181 is already the pod's 'client' port"),
+        RuleCase(spec: "engine: Cassandra\npod:\n  sidecars:\n  - {name: a, image: busybox, volumeMounts: [{name: data, mountPath: /d}]}", path: "spec.pod.sidecars[0].volumeMounts[0].readOnly", message: "sidecars may read the members' data, never write it"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  sidecars:\n  - {name: a, image: busybox, volumeMounts: [{name: conf, mountPath: /c}]}", path: "spec.pod.sidecars[0].volumeMounts[0].name", message: "'conf' is not a volume in spec.pod.volumes"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  sidecars:\n  - {name: a, image: busybox, securityContext: {privileged: true}}", path: "spec.pod.sidecars[0].securityContext.privileged", message: "member pods run no privileged containers"),
+        // Values that used to be sentinels are unset instead, and never mean root or "kill at once".
+        RuleCase(spec: "engine: ZooKeeper\nsecurityContext:\n  runAsUser: 0", path: "spec.securityContext.runAsUser", message: "must be at least 1, got 0"),
+        RuleCase(spec: "engine: ZooKeeper\npod:\n  terminationGracePeriodSeconds: 0", path: "spec.pod.terminationGracePeriodSeconds", message: "must be at least 1, got 0"),
+        RuleCase(spec: "engine: ZooKeeper\nimage: \"\"", path: "spec.image", message: "must be an image reference without whitespace, got ''"),
+        RuleCase(spec: "engine: Cassandra\ncassandra:\n  clusterName: \"\"", path: "spec.cassandra.clusterName", message: "must not be empty (unset uses the Ensemble's name)"),
+        // Metrics.
+        RuleCase(spec: "engine: ZooKeeper\nzookeeper:\n  metrics:\n    port: 2181", path: "spec.zookeeper.metrics.port", message: "2181 is the client port"),
+        RuleCase(spec: "engine: ZooKeeper\nzookeeper:\n  metrics:\n    port: 80", path: "spec.zookeeper.metrics.port", message: "must be at least 1024"),
+        RuleCase(spec: "engine: ZooKeeper\nzookeeper:\n  metrics:\n    className: Prometheus", path: "spec.zookeeper.metrics.className", message: "fully qualified Java class name"),
+        RuleCase(spec: "engine: ZooKeeper\nzookeeper:\n  config:\n    metricsProvider.httpPort: \"7001\"", path: "spec.zookeeper.config[metricsProvider.httpPort]", message: "is set through spec.zookeeper.metrics.port"),
         // Scheduling.
         RuleCase(spec: "engine: ZooKeeper\nscheduling:\n  tolerations:\n  - operator: Exists\n    value: x", path: "spec.scheduling.tolerations[0].value", message: "must be empty when operator is Exists"),
         RuleCase(spec: "engine: ZooKeeper\nscheduling:\n  tolerations:\n  - value: x", path: "spec.scheduling.tolerations[0].key", message: "is required when operator is Equal"),
@@ -95,8 +141,11 @@ struct RuleCase: CustomTestStringConvertible, Sendable {
         // Probes.
         RuleCase(spec: "engine: ZooKeeper\nprobes:\n  readiness:\n    timeoutSeconds: 0", path: "spec.probes.readiness.timeoutSeconds", message: "must be at least 1"),
         RuleCase(spec: "engine: ZooKeeper\nprobes:\n  readiness:\n    timeoutSeconds: 20", path: "spec.probes.readiness.timeoutSeconds", message: "probes will overlap", severity: .warning),
-        RuleCase(spec: "engine: ZooKeeper\nimage: \"zookeeper 3.9\"", path: "spec.image", message: "must not contain whitespace"),
+        RuleCase(spec: "engine: ZooKeeper\nimage: \"zookeeper 3.9\"", path: "spec.image", message: "must be an image reference without whitespace"),
         RuleCase(spec: "engine: ZooKeeper\nupdateStrategy:\n  memberTimeoutSeconds: 5", path: "spec.updateStrategy.memberTimeoutSeconds", message: "must be at least 30"),
+        RuleCase(spec: "engine: ZooKeeper\nupdateStrategy:\n  stepTimeoutSeconds: 5", path: "spec.updateStrategy.stepTimeoutSeconds", message: "must be at least 10"),
+        RuleCase(spec: "engine: ZooKeeper\nupdateStrategy:\n  leaderHandOff: sometimes", path: "spec.updateStrategy.leaderHandOff", message: "must be true or false"),
+        RuleCase(spec: "engine: Cassandra\ncassandra:\n  streamingTimeoutSeconds: 30", path: "spec.cassandra.streamingTimeoutSeconds", message: "must be at least 60"),
     ]
 
     @Test(arguments: cases)
@@ -150,6 +199,13 @@ struct RuleCase: CustomTestStringConvertible, Sendable {
             #expect(error.position?.line == line, "\(error)")
             #expect(error.description.hasPrefix("bad.yaml:\(line):"), "\(error)")
         }
+    }
+
+    /// The smallest heap is accepted, in every spelling.
+    @Test(arguments: ["4m", "4M", "4096k", "4194304", "0004m", "512m"])
+    func smallestHeapIsValid(_ heap: String) throws {
+        let found = try problems(resource(name: "zk", "engine: ZooKeeper\nzookeeper:\n  heapSize: \"\(heap)\""))
+        #expect(found.filter { $0.severity == .error }.isEmpty, "\(heap): \(found)")
     }
 
     @Test func validExamplesHaveNoErrors() throws {

@@ -1,6 +1,6 @@
 import Foundation
 import Synchronization
-import LocalEnsemble
+@testable import LocalEnsemble
 import NetCore
 import Testing
 import ZKAdmin
@@ -243,9 +243,29 @@ struct LocalEnsembleTests {
 
         let killed = LocalEnsemble.killServers(under: state)
         #expect(killed == [orphan.processIdentifier])
+        // killServers reaps a child of its own caller at once, so Foundation may never see the
+        // signal; the stand-in cannot end by itself (its stdin stays open), so ending is the proof.
         orphan.waitUntilExit()
-        #expect(orphan.terminationReason == .uncaughtSignal && orphan.terminationStatus == SIGKILL)
+        #expect(!orphan.isRunning)
         #expect(bystander.isRunning)
+    }
+
+    /// A member is recognised by its command line from the moment spawnDetached returns:
+    /// the kernel fills it in just after exec, and a check in that gap took a starting member
+    /// for one that had exited (seen under load: `up` gave up at once, "nothing logged").
+    @Test func spawnedMemberShowsItsCommandLineAtOnce() throws {
+        let directory = NSTemporaryDirectory() + "spawn-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for round in 0..<20 {
+            let pid = try ProcessControl.spawnDetached(
+                arguments: ["/bin/sleep", "30", "\(round)"], directory: directory, logPath: directory + "/log")
+            let arguments = ProcessControl.commandLine(of: pid)
+            _ = ProcessControl.signal(pid, SIGKILL)
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, 0)
+            #expect(arguments == ["/bin/sleep", "30", "\(round)"], "round \(round)")
+        }
     }
 
     @Test func verdictNeedsExactlyOneLeaderAndCountsCrashedMembers() throws {
@@ -282,3 +302,91 @@ struct LocalEnsembleTests {
         }
     }
 }
+
+/// The lock `up`, `down` (and later roll and scale) take around changing an ensemble.
+@Suite struct LocalEnsembleLockTests {
+    @Test func aSecondHolderWaitsThenGivesUpNamingTheHolder() throws {
+        let state = try makeTemporaryDirectory("lock")
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let layout = try LocalEnsembleLayout(name: "locked", members: 1, baseAddress: "127.0.8", stateDirectory: state)
+        let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            _ = try? layout.withExclusiveLock(timeout: 5) {
+                entered.signal()
+                release.wait()
+            }
+            done.signal()
+        }
+        entered.wait()
+        var waitingLine = ""
+        let started = Deadline.now
+        do {
+            try layout.withExclusiveLock(timeout: 0.5, waiting: { waitingLine = $0 }) {
+                Issue.record("got a lock another holder holds")
+            }
+        } catch let error as LocalEnsembleError {
+            guard case .busy(let path, let holder, _) = error else { throw error }
+            #expect(path == layout.ensembleDirectory)
+            #expect(holder.hasPrefix("pid \(getpid()) ("), "\(holder)")
+        }
+        #expect(Double(Deadline.now.nanoseconds - started.nanoseconds) / 1e9 >= 0.5)
+        #expect(waitingLine.contains("pid \(getpid())") && waitingLine.contains(layout.ensembleDirectory), "\(waitingLine)")
+        release.signal()
+        done.wait()
+        // Free again: taken at once.
+        #expect(try layout.withExclusiveLock(timeout: 0.1) { 42 } == 42)
+    }
+
+    /// A purge deletes the directory while holding it: a waiter must not then believe it
+    /// holds the ensemble. `down` (no create) finds nothing; `up` (create) locks the new one.
+    @Test func aWaiterOnAPurgedDirectoryStartsOver() throws {
+        let state = try makeTemporaryDirectory("lock-purge")
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let layout = try LocalEnsembleLayout(name: "purged", members: 1, baseAddress: "127.0.8", stateDirectory: state)
+        for create in [false, true] {
+            let entered = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+            Thread.detachNewThread {
+                _ = try? layout.withExclusiveLock(timeout: 5) {
+                    entered.signal()
+                    usleep(300_000)
+                    try FileManager.default.removeItem(atPath: layout.ensembleDirectory)
+                }
+                done.signal()
+            }
+            entered.wait()
+            let result = try LocalEnsembleLayout.withExclusiveLock(
+                name: "purged", stateDirectory: state, createIfMissing: create, timeout: 10
+            ) { () -> Bool in
+                // Without the re-check this runs on the deleted directory.
+                FileManager.default.fileExists(atPath: layout.ensembleDirectory)
+            }
+            done.wait()
+            #expect(result == (create ? true : nil))
+        }
+    }
+
+    /// A Ctrl-C between spawning a member and writing its pid file is held back until the
+    /// pid file is written, then delivered.
+    @Test func terminationSignalsAreDeferredUntilTheBodyEnds() {
+        signal(SIGHUP) { _ in receivedHangUp.store(true, ordering: .relaxed) }
+        // The test runner's threads may block signals; raise() delivers to this thread.
+        var hangUp = sigset_t(), previousMask = sigset_t()
+        sigemptyset(&hangUp)
+        sigaddset(&hangUp, SIGHUP)
+        pthread_sigmask(SIG_UNBLOCK, &hangUp, &previousMask)
+        defer {
+            pthread_sigmask(SIG_SETMASK, &previousMask, nil)
+            signal(SIGHUP, SIG_DFL)
+        }
+        receivedHangUp.store(false, ordering: .relaxed)
+        let seenInside = ProcessControl.withTerminationSignalsDeferred { () -> Bool in
+            raise(SIGHUP)
+            return receivedHangUp.load(ordering: .relaxed)
+        }
+        let seenAfter = receivedHangUp.load(ordering: .relaxed)
+        #expect(!seenInside)
+        #expect(seenAfter)
+    }
+}
+
+private let receivedHangUp = Atomic<Bool>(false)

@@ -44,7 +44,7 @@ import ZooKeeperTestSupport
     @Test func malformedYAMLIsAClearErrorWithLineAndColumn() throws {
         let result = try zkctl(["render", "-f", try write("apiVersion: ensemble.dev/v1alpha1\nspec:\n  engine: [ZooKeeper\n")])
         #expect(result.status == 1)
-        #expect(result.stderr.contains("input.yaml:4:1: invalid YAML"), "\(result.stderr)")
+        #expect(result.stderr.contains("input.yaml:4:1: error: invalid YAML"), "\(result.stderr)")
         #expect(result.stdout.isEmpty)
     }
 

@@ -104,4 +104,22 @@ import ZKAdmin
             }
         }
     }
+
+    /// Lag behind the leader: zxids are epoch (upper 32 bits) and counter (lower 32).
+    @Test func zxidLagIsCountedWithinTheLeadersEpoch() {
+        func member(_ name: String, _ mode: ServerMode, _ zxid: UInt64) -> MemberReport {
+            MemberReport(member: name, outcome: .success(MemberStatus(mode: mode, zxid: zxid)))
+        }
+        let reports = [member("a", .leader, 0x5_0000_0010), member("b", .follower, 0x5_0000_000c),
+                       member("c", .follower, 0x4_0000_00ff), member("d", .follower, 0x5_0000_0011),
+                       member("e", .follower, 0x6_0000_0001)]
+        let health = EnsembleHealth.evaluate(reports)
+        #expect(health.leaderZxid == 0x5_0000_0010)
+        let lags = reports.map { health.lag(of: $0.status!) }
+        // c synced epoch 4 and lacks the 16 transactions of epoch 5; d and e answered after
+        // writes (or an election) the leader's earlier answer did not include: not behind.
+        #expect(lags == [0, 4, 16, 0, 0])
+        let leaderless = EnsembleHealth.evaluate([member("b", .follower, 1), member("c", .follower, 2)])
+        #expect(leaderless.lag(of: reports[1].status!) == nil)
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZKConfig
 import ZooKeeperTestSupport
 
 /// The built `ensemble-probe` as kubelet and the init container run it.
@@ -10,6 +11,9 @@ import ZooKeeperTestSupport
         (["zk-live", "--port", "0"], "--port must be a number between 1 and 65535"),
         (["zk-live", "--port"], "--port needs a value"),
         (["zk-live", "--timeout", "-1"], "--timeout must be a number of seconds above 0"),
+        (["zk-ready", "--timeout", "inf"], "--timeout must be a number of seconds above 0 and at most 3600"),
+        (["zk-ready", "--timeout", "nan"], "--timeout must be a number of seconds above 0 and at most 3600"),
+        (["cql-ready", "--timeout", "1e300"], "--timeout must be a number of seconds above 0 and at most 3600"),
         (["zk-live", "--allow-standalone"], "unknown option --allow-standalone for zk-live"),
         (["zk-ready", "--allow-standalone=yes"], "--allow-standalone takes no value"),
         (["zk-live", "extra"], "unexpected argument 'extra'"),
@@ -18,6 +22,13 @@ import ZooKeeperTestSupport
         (["install", "/a", "--config-source", "/s"], "--config-source and --config-dir go together"),
         (["install", "/a", "--ordinal", "2"], "--ordinal only matters with --data-dir"),
         (["install", "/a", "--ordinal", "-1", "--data-dir", "/d"], "--ordinal must be a non-negative integer"),
+        (["tcp-live", "--host", "h", "--host-env", "POD_IP"], "--host and --host-env exclude each other"),
+        (["tcp-live", "--host-env="], "--host-env needs a variable name"),
+        (["hooks"], "hooks needs at least one step"),
+        (["hooks", "2", "echo"], "a step of 2 arguments has only 1"),
+        (["hooks", "x", "echo"], "a step starts with its argument count (1 or more), got 'x'"),
+        (["hooks", "--budget", "0", "1", "true"], "--budget must be a number of seconds above 0"),
+        (["hooks", "--finally", "1", "true", "1", "true"], "--finally takes one step and comes last"),
     ])
     func usageErrorsExit2(_ arguments: [String], _ message: String) throws {
         let result = try runProcess(try builtProduct("ensemble-probe"), arguments)
@@ -27,7 +38,7 @@ import ZooKeeperTestSupport
         #expect(result.stderr.split(separator: "\n").count == 1)
     }
 
-    @Test(arguments: ["zk-live", "zk-ready", "zk-startup", "cql-ready", "cql-live", "tcp-live", "install"])
+    @Test(arguments: ["zk-live", "zk-ready", "zk-startup", "cql-ready", "cql-live", "tcp-live", "install", "hooks"])
     func helpPerCommand(_ command: String) throws {
         let result = try runProcess(try builtProduct("ensemble-probe"), [command, "--help"])
         #expect(result.status == 0)
@@ -37,7 +48,7 @@ import ZooKeeperTestSupport
     @Test func generalHelpListsEveryCommand() throws {
         let result = try runProcess(try builtProduct("ensemble-probe"), ["--help"])
         #expect(result.status == 0)
-        for command in ["zk-live", "zk-ready", "zk-startup", "cql-ready", "cql-live", "tcp-live", "install DIR"] {
+        for command in ["zk-live", "zk-ready", "zk-startup", "cql-ready", "cql-live", "tcp-live", "install DIR", "hooks"] {
             #expect(result.stdout.contains("  \(command) "), "\(command)")
         }
     }
@@ -190,26 +201,111 @@ import ZooKeeperTestSupport
         #expect(result.stderr == "ensemble-probe: POD_INDEX is 'zk-1', not a non-negative integer\n")
     }
 
-    /// Without --ordinal and POD_INDEX the host name decides; this machine's name is what it
-    /// is, so the expectation is derived from it rather than assumed.
-    @Test func ordinalFromHostName() throws {
-        let scratch = try Scratch()
-        let host = ProcessInfo.processInfo.hostName
-        let result = try runProcess(try builtProduct("ensemble-probe"), ["install", scratch.sub("bin"), "--data-dir", scratch.sub("data")], environment: [:])
-        if let dash = host.lastIndex(of: "-"), let ordinal = Int(host[host.index(after: dash)...]), ordinal >= 0 {
-            #expect(result.status == 0)
-            #expect(try scratch.read("data/myid") == "\(ordinal + 1)\n")
-        } else {
-            #expect(result.status == 1)
-            #expect(result.stderr.contains("has no numeric '-N' suffix"), "\(result.stderr)")
-        }
-    }
-
     @Test func emptyConfigSourceIsAnError() throws {
         let scratch = try Scratch()
         try FileManager.default.createDirectory(atPath: scratch.sub("empty"), withIntermediateDirectories: true)
         let result = try runProcess(try builtProduct("ensemble-probe"), ["install", scratch.sub("bin"), "--config-source", scratch.sub("empty"), "--config-dir", scratch.sub("conf")])
         #expect(result.status == 1)
         #expect(result.stderr.contains("holds no regular files"))
+    }
+}
+
+/// Ordinals install must refuse, and where it takes one from, through the built binary.
+@Suite struct ProbeOrdinalTests {
+    func install(_ scratch: ProbeInstallTests.Scratch, _ extra: [String] = [], environment: [String: String]) throws -> ProcessResult {
+        try runProcess(try builtProduct("ensemble-probe"), ["install", scratch.sub("bin"), "--data-dir", scratch.sub("data")] + extra, environment: environment)
+    }
+
+    /// Int.max used to overflow (ordinal + 1) and crash the probe with SIGILL (exit 132);
+    /// 300 used to write myid 301, an id ZooKeeper does not allow.
+    @Test(arguments: [
+        (["POD_INDEX": "9223372036854775807"], [String](), "POD_INDEX 9223372036854775807 is out of range"),
+        (["POD_INDEX": "300"], [], "POD_INDEX 300 is out of range"),
+        (["POD_INDEX": "255"], [], "POD_INDEX 255 is out of range"),
+        ([:], ["--ordinal", "9223372036854775807"], "--ordinal 9223372036854775807 is out of range"),
+        (["POD_INDEX": "99999999999999999999999"], [], "not a non-negative integer"),
+    ])
+    func outOfRangeOrdinalsAreRefusedInOneLine(_ environment: [String: String], _ extra: [String], _ message: String) throws {
+        let scratch = try ProbeInstallTests.Scratch()
+        let result = try install(scratch, extra, environment: environment)
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+        #expect(result.stderr.contains("ZooKeeper server ids") || message.contains("not a non-negative"), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.sub("data/myid")))
+        #expect(!FileManager.default.fileExists(atPath: scratch.sub("bin")))
+    }
+
+    @Test func theLargestOrdinalGivesId255() throws {
+        let scratch = try ProbeInstallTests.Scratch()
+        let result = try install(scratch, environment: ["POD_INDEX": "254"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try scratch.read("data/myid") == "255\n")
+    }
+
+    /// The id must be one of the servers the staged configuration lists; otherwise ZooKeeper
+    /// would start and never join ("My id N not in the peer list").
+    @Test func anIdTheConfigurationDoesNotListIsRefused() throws {
+        let scratch = try ProbeInstallTests.Scratch()
+        // zoo.cfg as the operator renders it, and a hand-written one with spaces around '='.
+        let rendered = ZooCfg.render(settings: ZooKeeperSettings(), members: (1...3).map { ZooKeeperMember(id: $0, host: "zk-\($0 - 1).zk-hs") })
+        let source = try scratch.configMap(["zoo.cfg": rendered, "zoo.cfg.dynamic.100000000": "server.3 = zk-2.zk-hs:2888:3888\n"])
+        let config = ["--config-source", source, "--config-dir", scratch.sub("conf")]
+        let refused = try install(scratch, config, environment: ["POD_INDEX": "3"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr == "ensemble-probe: refusing to start: this pod is id 4 (ordinal 3) but the configuration in \(source) lists servers 1, 2, 3\n")
+        #expect(!FileManager.default.fileExists(atPath: scratch.sub("data/myid")))
+        #expect(!FileManager.default.fileExists(atPath: scratch.sub("conf")))
+
+        let listed = try install(scratch, config, environment: ["POD_INDEX": "1"])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(try scratch.read("data/myid") == "2\n")
+    }
+
+    /// Without --ordinal and POD_INDEX the host name decides; a fully qualified one counts by
+    /// its first label. Each case runs in a UTS namespace of its own with that host name.
+    @Test(arguments: [
+        ("zk-3.zk-hs.default.svc.cluster.local", "4\n"),
+        ("zk-0", "1\n"),
+        ("my-zk-12.my-zk-hs", "13\n"),
+        ("zk-300.zk-hs.default.svc.cluster.local", "host name 'zk-300.zk-hs.default.svc.cluster.local' (ordinal 300) is out of range"),
+        ("zk.cluster-3", "host name 'zk.cluster-3' has no numeric '-N' suffix"),
+    ])
+    func ordinalFromTheHostName(_ host: String, _ expected: String) throws {
+        let scratch = try ProbeInstallTests.Scratch()
+        let probe = try builtProduct("ensemble-probe")
+        let result = try runProcess("unshare", [
+            "--uts", "--map-root-user", "sh", "-c", "hostname \"$0\" && exec \"$1\" install \"$2\" --data-dir \"$3\"",
+            host, probe, scratch.sub("bin"), scratch.sub("data"),
+        ], environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"])
+        try #require(!result.stderr.contains("unshare:"), "this test needs user namespaces: \(result.stderr)")
+        if expected.hasSuffix("\n") {
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(try scratch.read("data/myid") == expected)
+        } else {
+            #expect(result.status == 1)
+            #expect(result.stderr.contains(expected), "\(result.stderr)")
+        }
+    }
+}
+
+/// A stalled name service cannot hold the probe past --timeout, even when it inherits SIGALRM
+/// blocked (a blocked mask survives exec) so the watchdog backstop cannot fire: NetCore's
+/// resolver waits for getaddrinfo only until the deadline, and the probe says why.
+/// scripts/stalled_dns.py runs the probe where DNS never answers (its own namespaces).
+@Suite struct ProbeWatchdogTests {
+    static let stalledDNS = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("scripts/stalled_dns.py").path
+
+    @Test(arguments: [["--block", "SIGALRM"], []])
+    func aStalledLookupEndsWithinTheTimeout(_ block: [String]) throws {
+        let probe = try builtProduct("ensemble-probe")
+        let result = try runProcess("python3", [Self.stalledDNS] + block + ["--", probe, "zk-ready", "--host", "member.zk-hs.invalid", "--timeout", "1"], timeout: 30)
+        #expect(!result.stderr.contains("Traceback"), "stalled_dns.py failed: \(result.stderr)")
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("ensemble-probe: not ready: srvr on member.zk-hs.invalid:2181: cannot resolve member.zk-hs.invalid: "
+            + "no answer from the name service before the deadline"), "\(result.stderr)")
+        // Bound 1 s; generous margin for a loaded machine (the lookup alone would take 60 s).
+        #expect(result.seconds < 10, "took \(result.seconds) s")
     }
 }

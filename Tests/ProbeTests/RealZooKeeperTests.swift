@@ -32,12 +32,12 @@ import ZooKeeperTestSupport
         return try check()
     }
 
-    /// "MODE SYNCED" of each member row of a `zkctl health` table, sorted (a serving
-    /// member's cells hold no spaces; SYNCED is the 7th of 8 columns).
-    static func modeAndSynced(_ table: String, endpoints: [String]) -> [String] {
+    /// "MODE LAG SYNCED" of each member row of a `zkctl health` table, sorted (a serving
+    /// member's cells hold no spaces; LAG is the 4th and SYNCED the 8th of 9 columns).
+    static func modeLagAndSynced(_ table: String, endpoints: [String]) -> [String] {
         table.split(separator: "\n").compactMap { line -> String? in
             let cells = line.split(separator: " ").map(String.init)
-            return endpoints.contains(cells.first ?? "") && cells.count == 8 ? cells[1] + " " + cells[6] : nil
+            return endpoints.contains(cells.first ?? "") && cells.count == 9 ? "\(cells[1]) \(cells[3]) \(cells[7])" : nil
         }.sorted()
     }
 
@@ -63,11 +63,12 @@ import ZooKeeperTestSupport
             #expect(rows.filter { $0.contains(" follower ") }.count == 2, "\(healthy.stdout)")
 
             // SYNCED: the leader counts both followers once they have synced (the last may
-            // lag the quorum by a moment); followers report no such figure.
+            // lag the quorum by a moment); followers report no such figure. Nothing writes,
+            // so once synced every member's zxid equals the leader's: LAG 0.
             var syncedTable = ""
             let bothSynced = try await Self.eventually(within: 30) {
                 syncedTable = try runProcess(zkctl, ["health", "--members", all]).stdout
-                return Self.modeAndSynced(syncedTable, endpoints: endpoints) == ["follower -", "follower -", "leader 2"]
+                return Self.modeLagAndSynced(syncedTable, endpoints: endpoints) == ["follower 0 -", "follower 0 -", "leader 0 2"]
             }
             #expect(bothSynced, "\(syncedTable)")
             let syncedJSON = try runProcess(zkctl, ["health", "--members", all, "-o", "json"])
@@ -75,6 +76,12 @@ import ZooKeeperTestSupport
             let jsonMembers = (syncedDocument?["members"] as? [[String: Any]]) ?? []
             #expect(jsonMembers.count == 3, "\(syncedJSON.stdout)")
             for member in jsonMembers {
+                #expect(member["zxidLag"] as? Int == 0, "\(syncedJSON.stdout)")
+                #expect(member["outstanding"] as? Int == 0, "\(syncedJSON.stdout)")
+                #expect(member["latencyAvg"] is Double || member["latencyAvg"] is Int, "\(syncedJSON.stdout)")
+                // The Debian build reports "3.8.0-${mvngit.commit.id}": shown without the placeholder.
+                let version = member["version"] as? String ?? ""
+                #expect(version.split(separator: ".").count == 3 && version.allSatisfy { $0.isNumber || $0 == "." }, "\(version)")
                 switch member["mode"] as? String {
                 case "leader": #expect(member["syncedFollowers"] as? Int == 2, "\(syncedJSON.stdout)")
                 case "follower": #expect(member["syncedFollowers"] == nil, "\(syncedJSON.stdout)")

@@ -156,6 +156,28 @@ struct CodecTests {
         #expect(throws: ZooKeeperError.self) { try negative.nextFrame() }
     }
 
+    @Test func oversizedFrameIsSkippedAndTheStreamStaysInStep() throws {
+        // A 200-byte frame (limit 100) for xid 7, then a 1-byte frame.
+        let big = hex("000000c8 00000007") + [UInt8](repeating: 0xEE, count: 196)
+        let small = hex("00000001 2a")
+        // Fed in pieces: the xid is known before the frame has arrived.
+        var decoder = FrameDecoder(maxFrameLength: 100)
+        decoder.append(Array(big.prefix(6)))
+        #expect(try decoder.next() == nil)
+        decoder.append(Array(big[6..<50]))
+        #expect(try decoder.next() == .oversized(xid: 7, length: 200))
+        #expect(try decoder.next() == nil)
+        decoder.append(Array(big[50...]) + small)
+        #expect(try decoder.next() == .frame([0x2a]))
+        #expect(decoder.bufferedCount == 0)
+        // All at once.
+        var whole = FrameDecoder(maxFrameLength: 100)
+        whole.append(big + small)
+        #expect(try whole.next() == .oversized(xid: 7, length: 200))
+        #expect(try whole.next() == .frame([0x2a]))
+        #expect(try whole.next() == nil)
+    }
+
     @Test func errorCodesMapBothWays() {
         #expect(ZooKeeperError(code: -101) == .noNode)
         #expect(ZooKeeperError(code: -103) == .badVersion)
@@ -164,7 +186,7 @@ struct CodecTests {
         #expect(ZooKeeperError(code: -999) == .unknown(code: -999))
         #expect(ZooKeeperError.sessionExpired.code == -112)
         #expect(ZooKeeperError.unknown(code: -999).code == -999)
-        #expect(ZooKeeperError.timedOut(operation: "x").code == nil)
+        #expect(ZooKeeperError.timedOut(operation: "x", sent: true).code == nil)
         for code in Int32(-130)...0 where code != 0 {
             #expect(ZooKeeperError(code: code).code == code)
         }
@@ -193,5 +215,75 @@ struct CodecTests {
     @Test func credentialsNeverPrintThePassword() {
         let credentials = ZooKeeperClient.SessionCredentials(id: 0x1234, password: Array("secret".utf8))
         #expect(credentials.description == "session 0x1234")
+    }
+
+    // Layout per zookeeper.jute SetWatches: relativeZxid, then dataWatches, existWatches,
+    // childWatches as vectors of ustring; sent with xid -8 and opcode 101.
+    @Test func setWatchesLayout() {
+        let frame = ZooKeeperRequest.setWatches(relativeZxid: 0x1_0000_0005, data: ["/a"], exist: [], child: ["/b", "/c"])
+            .frame(xid: SpecialXid.setWatches)
+        let expected = hex("""
+            0000002e fffffff8 00000065 0000000100000005
+            00000001 00000002 2f61
+            00000000
+            00000002 00000002 2f62 00000002 2f63
+            """)
+        #expect(frame == expected)
+    }
+
+    @Test func watchTableFollowsRepliesAndNotifications() {
+        var table = WatchTable()
+        table.armed(by: .data("/d"), replyError: 0)
+        table.armed(by: .data("/gone"), replyError: ZooKeeperError.noNode.code!)     // no node: no watch
+        table.armed(by: .exists("/e"), replyError: ZooKeeperError.noNode.code!)      // fires on creation
+        table.armed(by: .exists("/x"), replyError: 0)                                // exists: a data watch
+        table.armed(by: .children("/c"), replyError: 0)
+        table.armed(by: .children("/denied"), replyError: ZooKeeperError.noAuth.code!)
+        #expect(table.data == ["/d", "/x"] && table.exist == ["/e"] && table.child == ["/c"])
+
+        table.fired(WatchEvent(kind: .nodeCreated, state: KeeperState.syncConnected, path: "/e"))
+        table.fired(WatchEvent(kind: .nodeDataChanged, state: KeeperState.syncConnected, path: "/d"))
+        #expect(table.data == ["/x"] && table.exist.isEmpty && table.child == ["/c"])
+        // A deletion fires data and child watches alike.
+        table.armed(by: .data("/c"), replyError: 0)
+        table.fired(WatchEvent(kind: .nodeDeleted, state: KeeperState.syncConnected, path: "/c"))
+        #expect(table.data == ["/x"] && table.child.isEmpty)
+        // Session events fire nothing.
+        table.fired(WatchEvent(kind: .none, state: KeeperState.disconnected, path: ""))
+        #expect(table.setWatchesRequests(relativeZxid: 9) == [.setWatches(relativeZxid: 9, data: ["/x"], exist: [], child: [])])
+        table.fired(WatchEvent(kind: .nodeDataChanged, state: KeeperState.syncConnected, path: "/x"))
+        #expect(table.isEmpty && table.setWatchesRequests(relativeZxid: 9).isEmpty)
+    }
+
+    @Test func setWatchesAreSplitToStayUnderTheServersBuffer() {
+        var table = WatchTable()
+        let paths = (0..<3000).map { "/watched/node-\($0)-" + String(repeating: "p", count: 100) }
+        for path in paths { table.armed(by: .data(path), replyError: 0) }
+        for path in paths.prefix(500) { table.armed(by: .children(path), replyError: 0) }
+        let requests = table.setWatchesRequests(relativeZxid: 1)
+        #expect(requests.count > 1)
+        var data: [String] = [], child: [String] = []
+        for request in requests {
+            guard case .setWatches(1, let d, let e, let c) = request else { Issue.record("not SetWatches: \(request)"); continue }
+            #expect(e.isEmpty)
+            data += d
+            child += c
+            // Each frame far below jute.maxbuffer (1 MiB).
+            #expect(request.frame(xid: SpecialXid.setWatches).count < 160 * 1024)
+        }
+        #expect(Set(data) == Set(paths) && data.count == paths.count)
+        #expect(Set(child) == Set(paths.prefix(500)) && child.count == 500)
+    }
+
+    /// Which failures leave a write's outcome unknown: the rule callers of reconfig rely on.
+    @Test(arguments: [
+        (ZooKeeperError.connectionLoss, true), (.timedOut(operation: "x", sent: true), true),
+        (.protocolViolation("garbage"), true), (.timedOut(operation: "x", sent: false), false),
+        (.replyTooLarge(operation: "get /big", length: 2_000_000, limit: 1_000_000), true),
+        (.badVersion, false), (.newConfigNoQuorum, false), (.reconfigInProgress, false), (.noAuth, false),
+        (.closed, false), (.sessionExpired, false), (.noServerAvailable("x"), false), (.invalidArgument("x"), false),
+    ])
+    func mayHaveBeenApplied(_ error: ZooKeeperError, _ unknown: Bool) {
+        #expect(error.mayHaveBeenApplied == unknown)
     }
 }

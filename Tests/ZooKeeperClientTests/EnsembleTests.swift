@@ -14,14 +14,21 @@ private func options(session: Double = 10, request: Double = 15) -> ZooKeeperCli
     return options
 }
 
-/// Polls `condition` until it holds or `timeout` passes.
-private func eventually(_ timeout: Double, _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = Deadline.after(seconds: timeout)
-    while !deadline.hasPassed {
-        if try await condition() { return true }
-        try await Task.sleep(nanoseconds: 100_000_000)
-    }
-    return try await condition()
+/// An ensemble where "super" (password ensemble-test) is the superuser. reconfig needs ACL
+/// rights on /zookeeper/config (world:anyone has read only); this grants them rather than
+/// -Dzookeeper.skipACL=yes, which would switch ACLs off for everything. The value is
+/// base64(sha1("super:ensemble-test")), ZooKeeper's digest format.
+private func startEnsembleWithSuperuser() async throws -> ZooKeeperTestEnsemble {
+    try await ZooKeeperTestEnsemble.start(extraJVMOptions: [
+        "-Dzookeeper.DigestAuthenticationProvider.superDigest=super:sr6qs+XCucCzJXiVIgYSCVOR7aY=",
+    ])
+}
+
+/// A follower to remove: removing the leader works too, but makes it step down and drop
+/// every connection mid-call, which is a different test.
+private func followerToRemove(_ ensemble: ZooKeeperTestEnsemble) throws -> Int {
+    let leader = try #require(ensemble.leaderID())
+    return try #require([3, 2, 1].first { $0 != leader })
 }
 
 /// Against real ZooKeeper 3.8 ensembles, each on its own loopback block. Serialized: every
@@ -175,18 +182,9 @@ struct EnsembleTests {
     }
 
     @Test func reconfigRemoveThenAddConditionalOnVersion() async throws {
-        // reconfig needs ACL rights on /zookeeper/config (world:anyone has read only). The test
-        // grants them by making "super" (password ensemble-test) the superuser, rather than
-        // -Dzookeeper.skipACL=yes which would switch ACLs off for everything. The value is
-        // base64(sha1("super:ensemble-test")), ZooKeeper's digest format.
-        let ensemble = try await ZooKeeperTestEnsemble.start(extraJVMOptions: [
-            "-Dzookeeper.DigestAuthenticationProvider.superDigest=super:sr6qs+XCucCzJXiVIgYSCVOR7aY=",
-        ])
+        let ensemble = try await startEnsembleWithSuperuser()
         defer { ensemble.stop() }
-        // Remove a follower: removing the leader works too, but makes it step down and drop
-        // every connection mid-call, which is a different test.
-        let leader = try #require(ensemble.leaderID())
-        let victim = try #require([3, 2, 1].first { $0 != leader })
+        let victim = try followerToRemove(ensemble)
         let stayers = (1...3).filter { $0 != victim }
         let client = try await ZooKeeperClient.connect(members: stayers.map { ensemble.clientEndpoints[$0 - 1] }, options: options())
         try await client.sync("/zookeeper/config")
@@ -210,6 +208,125 @@ struct EnsembleTests {
         #expect(added.servers.map(\.id) == [1, 2, 3])
         #expect(added.version > removed.version)
         #expect(added.servers.first { $0.id == victim } == leaving)
+        await client.close()
+    }
+}
+
+/// Records a client's events as they arrive, for tests that wait for several of them.
+final class EventRecorder: Sendable {
+    private let events = Shared<[WatchEvent]>([])
+    private let task: Task<Void, Never>
+
+    init(_ client: ZooKeeperClient) {
+        let events = self.events
+        // Ends when the client's stream finishes (close or expiry).
+        task = Task { for await event in client.events { events.update { $0.append(event) } } }
+    }
+
+    var all: [WatchEvent] { events.value }
+
+    func contains(_ kind: WatchEvent.Kind, _ path: String) -> Bool {
+        all.contains { $0.kind == kind && $0.path == path }
+    }
+
+    var sessionStates: [Int32] { all.filter { $0.kind == .none }.map(\.state) }
+}
+
+@Suite("Client failover on a real ensemble", .serialized, .timeLimit(.minutes(3)))
+struct FailoverTests {
+    @Test func watchesAreReArmedOnAnotherMemberAndAQuorumOutageKeepsTheSession() async throws {
+        let ensemble = try await ZooKeeperTestEnsemble.start()
+        defer { ensemble.stop() }
+        // The client reaches each member through a proxy, so the test decides when it may
+        // reconnect; the observer talks to the members directly.
+        let proxies = try ensemble.clientEndpoints.map { try FaultProxy(upstream: $0) }
+        defer { for proxy in proxies { proxy.stop() } }
+        let observer = try await ZooKeeperClient.connect(members: ensemble.clientEndpoints.reversed(), options: options(session: 20))
+        let client = try await ZooKeeperClient.connect(members: proxies.map(\.endpoint), options: options(session: 4, request: 20))
+        let recorder = EventRecorder(client)
+        let session = client.sessionID
+        let first = try #require(proxies.firstIndex { $0.endpoint == client.connectedMember })
+
+        let base = unique("rearm")
+        try await client.create(base)
+        for child in ["data", "quiet", "kids"] { try await client.create("\(base)/\(child)", data: [0]) }
+        try await client.create("\(base)/mine", mode: .ephemeral)
+        _ = try await client.getData("\(base)/data", watch: true)
+        _ = try await client.getData("\(base)/quiet", watch: true)
+        _ = try await client.getChildren("\(base)/kids", watch: true)
+        #expect(try await client.exists("\(base)/new", watch: true) == nil)
+
+        // The member the client is connected to stops; the others may not be reached yet.
+        for (index, proxy) in proxies.enumerated() where index != first { proxy.mode = .refuse }
+        try ensemble.stopMember(first + 1)
+        #expect(try await eventually(20) { client.state == .connecting })
+        // Changes while the client is disconnected (two members still form a quorum).
+        try await observer.setData("\(base)/data", data: [1])
+        try await observer.create("\(base)/new")
+        try await observer.create("\(base)/kids/k")
+        for proxy in proxies { proxy.mode = .forward }
+
+        // On the new member the watches are re-armed relative to the last zxid the client
+        // saw, so the changes it missed fire at once.
+        #expect(try await eventually(30) {
+            recorder.contains(.nodeDataChanged, "\(base)/data") && recorder.contains(.nodeCreated, "\(base)/new")
+                && recorder.contains(.nodeChildrenChanged, "\(base)/kids")
+        }, "events after the failover: \(recorder.all)")
+        let second = try #require(proxies.firstIndex { $0.endpoint == client.connectedMember })
+        #expect(second != first)
+        // A watch whose node did not change is armed again, not lost.
+        #expect(!recorder.contains(.nodeDataChanged, "\(base)/quiet"))
+        try await observer.setData("\(base)/quiet", data: [1])
+        #expect(try await eventually(20) { recorder.contains(.nodeDataChanged, "\(base)/quiet") }, "events: \(recorder.all)")
+
+        // Quorum outage: with the client's member stopped too, one member is left, which
+        // serves nobody. Nothing expires sessions without a quorum, so the client must keep
+        // its 4 s session however long the outage lasts (here over twice the timeout).
+        try ensemble.stopMember(second + 1)
+        let outage = Deadline.now
+        while seconds(since: outage) < 9 && client.state != .expired {
+            try await Task.sleep(nanoseconds: 200_000_000)
+        }
+        #expect(client.state == .connecting, "after \(seconds(since: outage)) s of outage")
+        try ensemble.startMember(first + 1)
+        try ensemble.startMember(second + 1)
+        try await ensemble.waitForQuorum()
+        #expect(try await eventually(60) { client.connectedMember != nil }, "session events: \(recorder.sessionStates)")
+        #expect(client.sessionID == session)
+        #expect(try await client.exists("\(base)/mine")?.ephemeralOwner == session)
+        #expect(!recorder.sessionStates.contains(KeeperState.expired), "session events: \(recorder.sessionStates)")
+        await client.close()
+        await observer.close()
+    }
+
+    @Test func reconfigWhoseReplyIsCutIsOutcomeUnknownAndARereadTells() async throws {
+        let ensemble = try await startEnsembleWithSuperuser()
+        defer { ensemble.stop() }
+        let victim = try followerToRemove(ensemble)
+        let stayer = try #require([1, 2, 3].first { $0 != victim })
+        let proxy = try FaultProxy(upstream: ensemble.clientEndpoints[stayer - 1])
+        defer { proxy.stop() }
+        let client = try await ZooKeeperClient.connect(members: [proxy.endpoint], options: options())
+        try await client.addDigestAuth(user: "super", password: "ensemble-test")
+        try await client.sync("/zookeeper/config")
+        let (before, _) = try await client.getConfig()
+
+        // The member applies the reconfig and dies in the middle of the reply.
+        proxy.cutNextReply()
+        let error = await #expect(throws: ZooKeeperError.self) {
+            try await client.reconfig(leaving: [victim], fromConfig: before.version)
+        }
+        #expect(error == .connectionLoss && error?.mayHaveBeenApplied == true, "got \(String(describing: error))")
+        // The caller re-reads (the client has reconnected on its own) and learns it happened.
+        try await client.sync("/zookeeper/config")
+        let (after, _) = try await client.getConfig()
+        #expect(after.version > before.version)
+        #expect(!after.servers.contains { $0.id == victim })
+        // Retrying blindly with the old version would be refused, certainly not applied.
+        let retry = await #expect(throws: ZooKeeperError.badVersion) {
+            try await client.reconfig(leaving: [victim], fromConfig: before.version)
+        }
+        #expect(retry?.mayHaveBeenApplied == false)
         await client.close()
     }
 }

@@ -17,7 +17,8 @@ final class MisbehavingServer: @unchecked Sendable {
         /// receive buffer fills up), keeping the connection open until `stop()`.
         case deafAfterHandshake(timeoutMilliseconds: Int32)
         /// Grants one session with this timeout, hangs up at once, and from then on closes
-        /// every new connection without a word: the session's server is gone for good.
+        /// every new connection without a word (a quorum outage), until `answerExpired()`:
+        /// then it answers every handshake with "session expired".
         case oneSessionThenGone(timeoutMilliseconds: Int32)
     }
 
@@ -28,6 +29,8 @@ final class MisbehavingServer: @unchecked Sendable {
     private var stopped = false
     private var clients: [Int32] = []
     private var accepted = 0
+    private var refused = 0
+    private var expired = false
 
     init(_ behavior: Behavior) throws {
         self.behavior = behavior
@@ -52,6 +55,12 @@ final class MisbehavingServer: @unchecked Sendable {
     }
 
     var member: String { "127.0.0.1:\(port)" }
+
+    /// Connections closed without a word by `.oneSessionThenGone`.
+    var refusedConnections: Int { lock.withLock { refused } }
+
+    /// `.oneSessionThenGone` answers from now on, saying the session expired.
+    func answerExpired() { lock.withLock { expired = true } }
 
     func stop() {
         lock.withLock {
@@ -110,8 +119,13 @@ final class MisbehavingServer: @unchecked Sendable {
     }
 
     private func serve(_ fd: Int32) {
-        let first = lock.withLock { () -> Bool in accepted += 1; return accepted == 1 }
+        let (first, answerExpired) = lock.withLock { () -> (Bool, Bool) in accepted += 1; return (accepted == 1, expired) }
         if case .oneSessionThenGone = behavior, !first {
+            if answerExpired, readFrame(fd) != nil {
+                send(fd, Frame.encode(ConnectResponse(timeoutMilliseconds: 0, sessionID: 0, password: Array(repeating: 0, count: 16)).juteBytes))
+            } else {
+                lock.withLock { refused += 1 }
+            }
             shutdown(fd, Int32(SHUT_RDWR))
             return
         }
@@ -229,6 +243,47 @@ struct TestDoubleTests {
         }
     }
 
+    @Test func readOnlyServerIsNotASession() async throws {
+        // A session made on a read-only member would be lost when the quorum returns.
+        let readOnly = ConnectResponse(timeoutMilliseconds: 30_000, sessionID: 7, password: Array(repeating: 1, count: 16), readOnly: true)
+        try await expectConnectFails(.handshakeReply(Frame.encode(readOnly.juteBytes))) { error in
+            guard case .noServerAvailable(let text) = error else { return false }
+            return text.contains("read-only server")
+        }
+    }
+
+    @Test func readOnlyModeIsRefusedWithAReason() async {
+        var options = quickOptions
+        options.allowReadOnly = true
+        await #expect {
+            _ = try await ZooKeeperClient.connect(members: ["127.0.0.1:1"], options: options)
+        } throws: { error in
+            guard case .invalidArgument(let text)? = error as? ZooKeeperError else { return false }
+            return text.hasPrefix("allowReadOnly: read-only sessions are not supported")
+        }
+    }
+
+    @Test(arguments: [
+        ("sessionTimeout", Double.infinity), ("sessionTimeout", 1e300), ("requestTimeout", 1.9e10),
+        ("connectTimeout", Double.nan), ("attemptTimeout", 0), ("requestTimeout", -1), ("sessionTimeout", 0.0001),
+    ])
+    func unusableDurationIsRefusedBeforeConnecting(_ name: String, _ seconds: Double) async {
+        var options = quickOptions
+        switch name {
+        case "sessionTimeout": options.sessionTimeout = seconds
+        case "requestTimeout": options.requestTimeout = seconds
+        case "connectTimeout": options.connectTimeout = seconds
+        default: options.attemptTimeout = seconds
+        }
+        // Port 1 refuses: a connect attempt would fail differently.
+        await #expect {
+            _ = try await ZooKeeperClient.connect(members: ["127.0.0.1:1"], options: options)
+        } throws: { error in
+            guard case .invalidArgument(let text)? = error as? ZooKeeperError else { return false }
+            return text.hasPrefix("\(name) must be")
+        }
+    }
+
     @Test func replyTooShortForAHeader() async throws {
         try await withMisbehavingSession(replying: { _ in Frame.encode([0, 0, 0, 1, 0]) }) { client in
             await bounded(by: quickOptions.requestTimeout) {
@@ -237,13 +292,13 @@ struct TestDoubleTests {
         }
     }
 
-    @Test func oversizedFrameLength() async throws {
-        try await withMisbehavingSession(replying: { _ in [0x7f, 0xff, 0xff, 0xff, 1, 2, 3] }) { client in
+    @Test func oversizedReplyFailsItsCallAtOnce() async throws {
+        // A 2 GiB frame: its caller learns at once, from the xid, without waiting for the bytes.
+        try await withMisbehavingSession(replying: { xid in [0x7f, 0xff, 0xff, 0xff] + ReplyHeader(xid: xid, zxid: 5, err: 0).juteBytes }) { client in
             await bounded(by: quickOptions.requestTimeout) {
-                await #expect { _ = try await client.getData("/a") } throws: { error in
-                    guard case .protocolViolation(let text)? = error as? ZooKeeperError else { return false }
-                    return text.contains("exceeds the limit")
-                }
+                let error = await #expect(throws: ZooKeeperError.self) { _ = try await client.getData("/a") }
+                #expect(error == .replyTooLarge(operation: "get /a", length: Int(Int32.max), limit: quickOptions.maxFrameLength))
+                #expect(error?.mayHaveBeenApplied == true)
             }
         }
     }
@@ -254,10 +309,13 @@ struct TestDoubleTests {
         }
     }
 
-    @Test func frameCutOffByClose() async throws {
+    @Test func frameCutOffByCloseIsAConnectionLoss() async throws {
+        // The peer died in the middle of a reply: nothing broke the protocol, and the request
+        // may have been applied.
         try await withMisbehavingSession(replying: { _ in [0, 0, 0, 100] + Array(repeating: 0, count: 10) }, thenClose: true) { client in
             await bounded(by: quickOptions.requestTimeout) {
-                await #expect { _ = try await client.getChildren("/") } throws: { isProtocolViolation($0) }
+                let error = await #expect(throws: ZooKeeperError.connectionLoss) { _ = try await client.getChildren("/") }
+                #expect(error?.mayHaveBeenApplied == true)
             }
         }
     }
@@ -285,15 +343,23 @@ struct TestDoubleTests {
         // Handshakes, then swallows requests: each call ends at its own deadline.
         try await withMisbehavingSession(replying: { _ in [] }) { client in
             await bounded(by: quickOptions.requestTimeout) {
-                await #expect(throws: ZooKeeperError.timedOut(operation: "get /slow")) { _ = try await client.getData("/slow") }
+                let error = await #expect(throws: ZooKeeperError.timedOut(operation: "get /slow", sent: true)) { _ = try await client.getData("/slow") }
+                #expect(error?.mayHaveBeenApplied == true)
             }
         }
     }
 
-    @Test func sessionExpiresWhenNoMemberIsReachableForTheSessionTimeout() async throws {
-        let server = try MisbehavingServer(.oneSessionThenGone(timeoutMilliseconds: 2_000))
+    @Test func onlyTheServerExpiresASession() async throws {
+        // The session's only member goes away for several session timeouts (as in a quorum
+        // outage, where nothing expires sessions): the client keeps the session and retries.
+        let server = try MisbehavingServer(.oneSessionThenGone(timeoutMilliseconds: 1_000))
         defer { server.stop() }
         let client = try await ZooKeeperClient.connect(members: [server.member], options: quickOptions)
+        let outage = Deadline.now
+        #expect(try await eventually(30) { seconds(since: outage) > 4 && server.refusedConnections >= 3 })
+        #expect(client.state == .connecting, "the client gave up a session the server never expired")
+        // Once a member answers that the session is gone, it is over.
+        server.answerExpired()
         await bounded(by: 2) {
             var states: [Int32] = []
             // The stream finishes when the session ends.
@@ -303,6 +369,19 @@ struct TestDoubleTests {
         #expect(client.state == .expired)
         await #expect(throws: ZooKeeperError.sessionExpired) { _ = try await client.getData("/a") }
         await #expect(throws: ZooKeeperError.sessionExpired) { try await client.addDigestAuth(user: "u", password: "p") }
+    }
+
+    @Test func requestWaitingForAConnectionTimesOutUnsent() async throws {
+        let server = try MisbehavingServer(.oneSessionThenGone(timeoutMilliseconds: 30_000))
+        defer { server.stop() }
+        let client = try await ZooKeeperClient.connect(members: [server.member], options: quickOptions)
+        #expect(try await eventually(10) { client.state == .connecting })
+        let error = await #expect(throws: ZooKeeperError.timedOut(operation: "set /a", sent: false)) {
+            try await client.setData("/a", data: [1])
+        }
+        #expect(error?.mayHaveBeenApplied == false)
+        await client.close()
+        #expect(client.state == .closed)
     }
 
     @Test func refusedMemberIsReportedWithOnePrefix() async throws {
