@@ -15,7 +15,7 @@ import ZKAdmin
 /// every write), the Ensemble is queued for a reconcile, which writes the status.
 final class MemberProber: Sendable {
     struct Detail: Sendable, Equatable {
-        var observation: MemberObservation
+        var observation: MemberAnswer
         var pod: String
         /// ZooKeeper figures for /metrics.
         var status: MemberStatus?
@@ -61,7 +61,7 @@ final class MemberProber: Sendable {
     }
 
     /// The last answers of one Ensemble's members.
-    func observations(_ key: ObjectKey) -> [Int: MemberObservation] {
+    func observations(_ key: ObjectKey) -> [Int: MemberAnswer] {
         results.withLock { $0[key]?.mapValues(\.observation) ?? [:] }
     }
 
@@ -151,14 +151,14 @@ final class MemberProber: Sendable {
 
     private func check(_ ensemble: Ensemble, pod: ObservedPod, ordinal: Int, on lane: DispatchQueue) async -> Detail {
         guard let (host, port) = template.address(of: ensemble, ordinal: ordinal) else {
-            return Detail(observation: MemberObservation(ordinal: ordinal, answer: .failed("member address template gives no host:port")), pod: pod.name)
+            return Detail(observation: MemberAnswer(ordinal: ordinal, answer: .failed("member address template gives no host:port")), pod: pod.name)
         }
         let timeout = self.timeout
         let engine = ensemble.spec.engine
         // Sockets here block (bounded by the deadline): run them on a thread of their own. On
         // shutdown nobody waits for them: the first of cancellation and the answer resumes.
         let once = Mutex<CheckedContinuation<Detail, Never>?>(nil)
-        let cancelled = Detail(observation: MemberObservation(ordinal: ordinal, answer: .failed("check cancelled")), pod: pod.name)
+        let cancelled = Detail(observation: MemberAnswer(ordinal: ordinal, answer: .failed("check cancelled")), pod: pod.name)
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Detail, Never>) in
                 once.withLock { $0 = continuation }
@@ -170,18 +170,18 @@ final class MemberProber: Sendable {
                     case .zooKeeper:
                         do {
                             let status = try MemberStatus.fetch(host: host, port: port, deadline: deadline)
-                            detail = Detail(observation: MemberObservation(ordinal: ordinal, answer: .zooKeeper(role: status.mode.rawValue, zxid: status.zxid)),
+                            detail = Detail(observation: MemberAnswer(ordinal: ordinal, answer: .zooKeeper(role: status.mode.rawValue, zxid: status.zxid)),
                                             pod: pod.name, status: status)
                         } catch {
-                            detail = Detail(observation: MemberObservation(ordinal: ordinal, answer: .failed("\(host):\(port): \(error)")), pod: pod.name)
+                            detail = Detail(observation: MemberAnswer(ordinal: ordinal, answer: .failed("\(host):\(port): \(error)")), pod: pod.name)
                         }
                     case .cassandra:
                         do {
                             let supported = try CQLHandshake.options(host: host, port: port, deadline: deadline)
                             let versions = (supported["CQL_VERSION"] ?? []).joined(separator: ",")
-                            detail = Detail(observation: MemberObservation(ordinal: ordinal, answer: .cassandra(cqlVersion: versions)), pod: pod.name)
+                            detail = Detail(observation: MemberAnswer(ordinal: ordinal, answer: .cassandra(cqlVersion: versions)), pod: pod.name)
                         } catch {
-                            detail = Detail(observation: MemberObservation(ordinal: ordinal, answer: .failed("\(host):\(port): \(error)")), pod: pod.name)
+                            detail = Detail(observation: MemberAnswer(ordinal: ordinal, answer: .failed("\(host):\(port): \(error)")), pod: pod.name)
                         }
                     }
                     once.withLock { $0.take() }?.resume(returning: detail)
@@ -208,7 +208,7 @@ final class MemberProber: Sendable {
             if case .failed = detail.observation.answer { up.append((labels, 0)) } else { up.append((labels, 1)) }
             guard let status = detail.status else { continue }
             role.append((labels + [("role", status.mode.rawValue)], 1))
-            if let leaderZxid { lag.append((labels, Double(Zxid.lag(leader: leaderZxid, member: status.zxid)))) }
+            if let leaderZxid { lag.append((labels, Double(Zxid(status.zxid).transactionsBehind(Zxid(leaderZxid))))) }
             outstanding.append((labels, Double(status.outstanding)))
             latencyAvg.append((labels, status.latencyAvg))
             latencyMax.append((labels, status.latencyMax))

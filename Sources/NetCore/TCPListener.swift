@@ -11,7 +11,7 @@ public final class TCPListener: @unchecked Sendable {
     /// The bound port (the kernel's choice when 0 was asked for).
     public let port: Int
     private let fd: Int32
-    private let closeLock = PthreadMutex()
+    private let closeLock = ConditionLock()
     private var closed = false
 
     private init(fd: Int32, host: String, port: Int) {

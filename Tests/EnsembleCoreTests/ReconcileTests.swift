@@ -194,14 +194,14 @@ let later = "2025-01-01T00:05:00Z"
 
 @Suite struct StatusComputationTests {
     func compute(_ record: EnsembleRecord, statefulSet: StatefulSetState? = StatefulSetState(specReplicas: 3, updateRevision: "rev-1"),
-                 pods: [ObservedPod], members: [Int: MemberObservation] = [:], at time: String = now) -> EnsembleStatus {
+                 pods: [ObservedPod], members: [Int: MemberAnswer] = [:], at time: String = now) -> EnsembleStatus {
         StatusComputation.compute(StatusInput(record: record, statefulSet: statefulSet, pods: pods, members: members, now: time))
     }
 
-    let roles: [Int: MemberObservation] = [
-        0: MemberObservation(ordinal: 0, answer: .zooKeeper(role: "follower", zxid: 0x100000002)),
-        1: MemberObservation(ordinal: 1, answer: .zooKeeper(role: "leader", zxid: 0x100000002)),
-        2: MemberObservation(ordinal: 2, answer: .failed("timed out reading from 127.0.0.3:2181")),
+    let roles: [Int: MemberAnswer] = [
+        0: MemberAnswer(ordinal: 0, answer: .zooKeeper(role: "follower", zxid: 0x100000002)),
+        1: MemberAnswer(ordinal: 1, answer: .zooKeeper(role: "leader", zxid: 0x100000002)),
+        2: MemberAnswer(ordinal: 2, answer: .failed("timed out reading from 127.0.0.3:2181")),
     ]
 
     @Test func allReadyIsRunningAndAvailableWithTheLeader() throws {
@@ -251,7 +251,7 @@ let later = "2025-01-01T00:05:00Z"
 
     @Test func cassandraMembersCarryTheirCQLAnswer() throws {
         let cassandra = try record(serverEnsemble(spec: ["engine": "Cassandra"]))
-        let status = compute(cassandra, pods: pods(3), members: [0: MemberObservation(ordinal: 0, answer: .cassandra(cqlVersion: "3.4.6"))])
+        let status = compute(cassandra, pods: pods(3), members: [0: MemberAnswer(ordinal: 0, answer: .cassandra(cqlVersion: "3.4.6"))])
         #expect(status.members[0].cqlVersion == "3.4.6")
         #expect(status.members[0].role == nil && status.leader == nil)
     }
@@ -268,8 +268,8 @@ let later = "2025-01-01T00:05:00Z"
         #expect(events.map(\.reason) == ["Available", "LeaderElected"])
         #expect(TransitionEvents.between(up, up, changes: []).isEmpty)
         var newLeader = roles
-        newLeader[0] = MemberObservation(ordinal: 0, answer: .zooKeeper(role: "leader", zxid: 0x200000000))
-        newLeader[1] = MemberObservation(ordinal: 1, answer: .zooKeeper(role: "follower", zxid: 0x200000000))
+        newLeader[0] = MemberAnswer(ordinal: 0, answer: .zooKeeper(role: "leader", zxid: 0x200000000))
+        newLeader[1] = MemberAnswer(ordinal: 1, answer: .zooKeeper(role: "follower", zxid: 0x200000000))
         let moved = compute(try record(serverEnsemble(status: up.value)), pods: pods(3), members: newLeader)
         #expect(TransitionEvents.between(up, moved, changes: []).map(\.message) == ["zk-0 is the leader (was zk-1)"])
         let down = compute(try record(serverEnsemble(status: up.value)), pods: pods(3, ready: 1), members: roles)
@@ -344,6 +344,6 @@ let later = "2025-01-01T00:05:00Z"
         (0x2_0000_0007, 0x3_0000_0001, 0),
     ])
     func lagCountsTransactionsOfTheLeadersEpoch(leader: UInt64, member: UInt64, lag: UInt64) {
-        #expect(Zxid.lag(leader: leader, member: member) == lag)
+        #expect(Zxid(member).transactionsBehind(Zxid(leader)) == lag)
     }
 }

@@ -148,7 +148,7 @@ public struct ObservedClaim: Equatable, Sendable {
 
 /// What one member answered when the operator asked it (srvr for ZooKeeper, a CQL OPTIONS
 /// handshake for Cassandra), or why it did not. Gathered off the reconcile path.
-public struct MemberObservation: Equatable, Sendable {
+public struct MemberAnswer: Equatable, Sendable {
     public enum Answer: Equatable, Sendable {
         case zooKeeper(role: String, zxid: UInt64)
         case cassandra(cqlVersion: String)

@@ -11,13 +11,13 @@ public struct ReconcileInput: Sendable {
     public var children: [ObservedChild]
     public var pods: [ObservedPod]
     public var claims: [ObservedClaim]
-    public var members: [Int: MemberObservation]
+    public var members: [Int: MemberAnswer]
     public var options: RenderOptions
     /// RFC 3339, for condition transitions.
     public var now: String
 
     public init(record: EnsembleRecord, children: [ObservedChild] = [], pods: [ObservedPod] = [], claims: [ObservedClaim] = [],
-                members: [Int: MemberObservation] = [:], options: RenderOptions = RenderOptions(), now: String) {
+                members: [Int: MemberAnswer] = [:], options: RenderOptions = RenderOptions(), now: String) {
         self.record = record
         self.children = children
         self.pods = pods

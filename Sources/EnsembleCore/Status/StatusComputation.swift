@@ -4,7 +4,7 @@ public struct StatusInput: Sendable {
     public var record: EnsembleRecord
     public var statefulSet: StatefulSetState?
     public var pods: [ObservedPod]
-    public var members: [Int: MemberObservation]
+    public var members: [Int: MemberAnswer]
     /// A membership change held back by `MembershipGate`.
     public var hold: MembershipGate.Hold?
     /// Children that exist under our names but belong to someone else.
@@ -12,7 +12,7 @@ public struct StatusInput: Sendable {
     /// RFC 3339 time for new transitions.
     public var now: String
 
-    public init(record: EnsembleRecord, statefulSet: StatefulSetState?, pods: [ObservedPod], members: [Int: MemberObservation] = [:],
+    public init(record: EnsembleRecord, statefulSet: StatefulSetState?, pods: [ObservedPod], members: [Int: MemberAnswer] = [:],
                 hold: MembershipGate.Hold? = nil, conflicts: [String] = [], now: String) {
         self.record = record
         self.statefulSet = statefulSet
