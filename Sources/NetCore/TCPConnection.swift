@@ -24,7 +24,7 @@ public final class TCPConnection: @unchecked Sendable {
     private let closeLock = ConditionLock()
     private var closed = false
 
-    private init(fd: Int32, host: String, port: Int) {
+    init(fd: Int32, host: String, port: Int) {
         self.fd = fd
         self.host = host
         self.port = port

@@ -250,6 +250,24 @@ struct LocalEnsembleTests {
         #expect(bystander.isRunning)
     }
 
+    /// A member is recognised by its command line from the moment spawnDetached returns:
+    /// the kernel fills it in just after exec, and a check in that gap took a starting member
+    /// for one that had exited (seen under load: `up` gave up at once, "nothing logged").
+    @Test func spawnedMemberShowsItsCommandLineAtOnce() throws {
+        let directory = NSTemporaryDirectory() + "spawn-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for round in 0..<20 {
+            let pid = try ProcessControl.spawnDetached(
+                arguments: ["/bin/sleep", "30", "\(round)"], directory: directory, logPath: directory + "/log")
+            let arguments = ProcessControl.commandLine(of: pid)
+            _ = ProcessControl.signal(pid, SIGKILL)
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, 0)
+            #expect(arguments == ["/bin/sleep", "30", "\(round)"], "round \(round)")
+        }
+    }
+
     @Test func verdictNeedsExactlyOneLeaderAndCountsCrashedMembers() throws {
         let layout = try LocalEnsembleLayout(name: "v", members: 3, stateDirectory: "/tmp/unused")
         func status(_ id: Int, _ process: MemberProcessState, _ mode: ServerMode?) throws -> LocalMemberStatus {

@@ -1,0 +1,169 @@
+/// What the operator's caches keep of each object: the few fields reconciling reads, never
+/// the whole JSON tree (a thousand Ensembles' children must fit in a few MiB). Built from API
+/// objects by the `init(_ value:)` initialisers, which are pure so tests feed them JSON.
+
+/// The kinds of child objects the operator renders and owns.
+public enum ChildKind: String, Sendable, CaseIterable, Comparable {
+    case configMap = "ConfigMap", service = "Service", podDisruptionBudget = "PodDisruptionBudget", statefulSet = "StatefulSet"
+
+    public init?(kind: String) { self.init(rawValue: kind) }
+
+    public static func < (a: ChildKind, b: ChildKind) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+/// Annotation on every child carrying the hash of the body the operator last applied: equal
+/// hash, nothing to send. It is what makes a reconcile with nothing changed write nothing.
+public let appliedHashAnnotation = "ensemble.dev/applied-hash"
+/// The label that ties pods, volume claims and children to their Ensemble.
+public let instanceLabel = "app.kubernetes.io/instance"
+
+/// A child object as cached.
+public struct ObservedChild: Equatable, Sendable {
+    public var kind: ChildKind
+    public var namespace: String
+    public var name: String
+    /// The Ensemble this child belongs to, by its instance label.
+    public var instance: String?
+    /// uid of the controlling owner (ownerReferences with controller: true).
+    public var controllerUID: String?
+    public var appliedHash: String?
+    public var deleting: Bool
+    /// StatefulSet only.
+    public var statefulSet: StatefulSetState?
+
+    public init(kind: ChildKind, namespace: String, name: String, instance: String? = nil, controllerUID: String? = nil,
+                appliedHash: String? = nil, deleting: Bool = false, statefulSet: StatefulSetState? = nil) {
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+        self.instance = instance
+        self.controllerUID = controllerUID
+        self.appliedHash = appliedHash
+        self.deleting = deleting
+        self.statefulSet = statefulSet
+    }
+
+    public init?(_ value: Value) {
+        guard let kind = value["kind"]?.stringValue.flatMap(ChildKind.init(kind:)),
+              let meta = value["metadata"], let name = meta["name"]?.stringValue else { return nil }
+        self.init(kind: kind, namespace: meta["namespace"]?.stringValue ?? "", name: name,
+                  instance: meta["labels"]?[instanceLabel]?.stringValue, controllerUID: controllingOwnerUID(meta),
+                  appliedHash: meta["annotations"]?[appliedHashAnnotation]?.stringValue,
+                  deleting: meta["deletionTimestamp"] != nil && meta["deletionTimestamp"] != .null,
+                  statefulSet: kind == .statefulSet ? StatefulSetState(value) : nil)
+    }
+}
+
+/// The fields of a StatefulSet that status and change detection read.
+public struct StatefulSetState: Equatable, Sendable {
+    public var generation: Int
+    public var observedGeneration: Int
+    public var specReplicas: Int
+    public var replicas: Int
+    public var readyReplicas: Int
+    public var updatedReplicas: Int
+    public var currentRevision: String?
+    public var updateRevision: String?
+
+    public init(generation: Int = 1, observedGeneration: Int = 1, specReplicas: Int, replicas: Int = 0, readyReplicas: Int = 0,
+                updatedReplicas: Int = 0, currentRevision: String? = nil, updateRevision: String? = nil) {
+        self.generation = generation
+        self.observedGeneration = observedGeneration
+        self.specReplicas = specReplicas
+        self.replicas = replicas
+        self.readyReplicas = readyReplicas
+        self.updatedReplicas = updatedReplicas
+        self.currentRevision = currentRevision
+        self.updateRevision = updateRevision
+    }
+
+    init(_ value: Value) {
+        let status = value["status"]
+        self.init(generation: value["metadata"]?["generation"]?.intValue ?? 0,
+                  observedGeneration: status?["observedGeneration"]?.intValue ?? 0,
+                  specReplicas: value["spec"]?["replicas"]?.intValue ?? 1, replicas: status?["replicas"]?.intValue ?? 0,
+                  readyReplicas: status?["readyReplicas"]?.intValue ?? 0, updatedReplicas: status?["updatedReplicas"]?.intValue ?? 0,
+                  currentRevision: status?["currentRevision"]?.stringValue, updateRevision: status?["updateRevision"]?.stringValue)
+    }
+}
+
+/// A member pod as cached.
+public struct ObservedPod: Equatable, Sendable {
+    public var namespace: String
+    public var name: String
+    public var instance: String?
+    public var ordinal: Int?
+    public var ready: Bool
+    /// The StatefulSet revision the pod was created from (controller-revision-hash label).
+    public var revision: String
+    public var deleting: Bool
+
+    public init(namespace: String, name: String, instance: String?, ordinal: Int?, ready: Bool, revision: String, deleting: Bool = false) {
+        self.namespace = namespace
+        self.name = name
+        self.instance = instance
+        self.ordinal = ordinal
+        self.ready = ready
+        self.revision = revision
+        self.deleting = deleting
+    }
+
+    public init?(_ value: Value) {
+        guard let meta = value["metadata"], let name = meta["name"]?.stringValue else { return nil }
+        let labels = meta["labels"]
+        // Kubernetes 1.28+ labels the ordinal; older clusters only have it in the name.
+        let ordinal = labels?["apps.kubernetes.io/pod-index"]?.stringValue.flatMap { Int($0) }
+            ?? name.split(separator: "-").last.flatMap { Int($0) }
+        let ready = (value["status"]?["conditions"]?.arrayValue ?? []).contains {
+            $0["type"]?.stringValue == "Ready" && $0["status"]?.stringValue == "True"
+        }
+        self.init(namespace: meta["namespace"]?.stringValue ?? "", name: name, instance: labels?[instanceLabel]?.stringValue,
+                  ordinal: ordinal, ready: ready, revision: labels?["controller-revision-hash"]?.stringValue ?? "",
+                  deleting: meta["deletionTimestamp"] != nil && meta["deletionTimestamp"] != .null)
+    }
+}
+
+/// A member's volume claim as cached.
+public struct ObservedClaim: Equatable, Sendable {
+    public var namespace: String
+    public var name: String
+    public var instance: String?
+    public var deleting: Bool
+
+    public init(namespace: String, name: String, instance: String?, deleting: Bool = false) {
+        self.namespace = namespace
+        self.name = name
+        self.instance = instance
+        self.deleting = deleting
+    }
+
+    public init?(_ value: Value) {
+        guard let meta = value["metadata"], let name = meta["name"]?.stringValue else { return nil }
+        self.init(namespace: meta["namespace"]?.stringValue ?? "", name: name, instance: meta["labels"]?[instanceLabel]?.stringValue,
+                  deleting: meta["deletionTimestamp"] != nil && meta["deletionTimestamp"] != .null)
+    }
+}
+
+/// What one member answered when the operator asked it (srvr for ZooKeeper, a CQL OPTIONS
+/// handshake for Cassandra), or why it did not. Gathered off the reconcile path.
+public struct MemberAnswer: Equatable, Sendable {
+    public enum Answer: Equatable, Sendable {
+        case zooKeeper(role: String, zxid: UInt64)
+        case cassandra(cqlVersion: String)
+        case failed(String)
+    }
+
+    public var ordinal: Int
+    public var answer: Answer
+
+    public init(ordinal: Int, answer: Answer) {
+        self.ordinal = ordinal
+        self.answer = answer
+    }
+}
+
+func controllingOwnerUID(_ meta: Value) -> String? {
+    (meta["ownerReferences"]?.arrayValue ?? []).first { $0["controller"]?.boolValue == true }?["uid"]?.stringValue
+}

@@ -1,0 +1,112 @@
+/// The Ensemble's `status`, typed. What the operator writes, and what it reads back from the
+/// API server to decide whether a write is needed at all.
+public struct EnsembleStatus: Equatable, Sendable {
+    public enum Phase: String, Sendable, CaseIterable {
+        /// Nothing created yet.
+        case pending = "Pending"
+        /// Members are starting; the ensemble has not served yet.
+        case creating = "Creating"
+        /// Every member ready and on the current revision.
+        case running = "Running"
+        /// Members run an older revision (a roll is pending or under way), or a change is held.
+        case updating = "Updating"
+        /// Fewer members ready than wanted after the ensemble served.
+        case degraded = "Degraded"
+        /// The spec cannot be rendered; nothing that runs was touched.
+        case invalid = "Invalid"
+    }
+
+    public struct Member: Equatable, Sendable {
+        public var name: String
+        public var ordinal: Int
+        public var ready: Bool
+        public var revision: String
+        /// ZooKeeper: leader, follower, observer, standalone, read-only, or unknown.
+        public var role: String?
+        /// ZooKeeper: the last zxid the member reported, "0x..." hexadecimal.
+        public var zxid: String?
+        /// Cassandra: the CQL versions the member's OPTIONS answer lists.
+        public var cqlVersion: String?
+        /// Why the member gave no answer, when it did not.
+        public var message: String?
+
+        public init(name: String, ordinal: Int, ready: Bool, revision: String, role: String? = nil, zxid: String? = nil,
+                    cqlVersion: String? = nil, message: String? = nil) {
+            self.name = name
+            self.ordinal = ordinal
+            self.ready = ready
+            self.revision = revision
+            self.role = role
+            self.zxid = zxid
+            self.cqlVersion = cqlVersion
+            self.message = message
+        }
+    }
+
+    public var observedGeneration: Int
+    public var phase: Phase
+    public var replicas: Int
+    public var readyReplicas: Int
+    public var updatedReplicas: Int
+    public var leader: String?
+    public var selector: String
+    public var currentRevision: String?
+    public var updateRevision: String?
+    public var members: [Member]
+    public var conditions: [Condition]
+
+    public init(observedGeneration: Int, phase: Phase, replicas: Int = 0, readyReplicas: Int = 0, updatedReplicas: Int = 0,
+                leader: String? = nil, selector: String = "", currentRevision: String? = nil, updateRevision: String? = nil,
+                members: [Member] = [], conditions: [Condition] = []) {
+        self.observedGeneration = observedGeneration
+        self.phase = phase
+        self.replicas = replicas
+        self.readyReplicas = readyReplicas
+        self.updatedReplicas = updatedReplicas
+        self.leader = leader
+        self.selector = selector
+        self.currentRevision = currentRevision
+        self.updateRevision = updateRevision
+        self.members = members
+        self.conditions = conditions
+    }
+
+    public func condition(_ kind: Condition.Kind) -> Condition? { conditions.first { $0.type == kind } }
+
+    /// The status as the API stores it (the `status` subresource's body).
+    public var value: Value {
+        var v: Value = [
+            "observedGeneration": .int(observedGeneration), "phase": .string(phase.rawValue),
+            "replicas": .int(replicas), "readyReplicas": .int(readyReplicas), "updatedReplicas": .int(updatedReplicas),
+            "leader": leader.map(Value.string) ?? .null, "selector": .string(selector),
+            "currentRevision": currentRevision.map(Value.string) ?? .null,
+            "updateRevision": updateRevision.map(Value.string) ?? .null,
+        ]
+        v["members"] = .array(members.map { m in
+            [
+                "name": .string(m.name), "ordinal": .int(m.ordinal), "ready": .bool(m.ready), "revision": .string(m.revision),
+                "role": m.role.map(Value.string) ?? .null, "zxid": m.zxid.map(Value.string) ?? .null,
+                "cqlVersion": m.cqlVersion.map(Value.string) ?? .null, "message": m.message.map(Value.string) ?? .null,
+            ]
+        })
+        v["conditions"] = .array(conditions.map(\.value))
+        return v.pruned()
+    }
+
+    /// Reads a stored status; nil when there is none or it is not ours (no phase).
+    public init?(_ value: Value?) {
+        guard let value, let phase = value["phase"]?.stringValue.flatMap(Phase.init(rawValue:)) else { return nil }
+        self.init(
+            observedGeneration: value["observedGeneration"]?.intValue ?? 0, phase: phase,
+            replicas: value["replicas"]?.intValue ?? 0, readyReplicas: value["readyReplicas"]?.intValue ?? 0,
+            updatedReplicas: value["updatedReplicas"]?.intValue ?? 0, leader: value["leader"]?.stringValue,
+            selector: value["selector"]?.stringValue ?? "", currentRevision: value["currentRevision"]?.stringValue,
+            updateRevision: value["updateRevision"]?.stringValue,
+            members: (value["members"]?.arrayValue ?? []).map { m in
+                Member(name: m["name"]?.stringValue ?? "", ordinal: m["ordinal"]?.intValue ?? 0, ready: m["ready"]?.boolValue ?? false,
+                       revision: m["revision"]?.stringValue ?? "", role: m["role"]?.stringValue, zxid: m["zxid"]?.stringValue,
+                       cqlVersion: m["cqlVersion"]?.stringValue, message: m["message"]?.stringValue)
+            },
+            conditions: (value["conditions"]?.arrayValue ?? []).compactMap(Condition.init))
+    }
+}

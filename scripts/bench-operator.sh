@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The operator against the fake API server with 1, 100 and 1000 Ensembles: convergence time,
+# peak RSS, API requests per Ensemble (first reconcile, and per minute at rest), reconcile
+# duration; side by side with pravega's zookeeper-operator (shared/design/anchors.md) and the
+# floor (a plain client sending the same writes to the same fake).
+# Usage: scripts/bench-operator.sh [SIZES] [STEADY_SECONDS] [--operator-args '--workers 8']
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sizes="${1:-1,100,1000}"
+steady="${2:-60}"
+venv="$PWD/.venv-test"
+python="python3"
+[ -x "$venv/bin/python3" ] && python="$venv/bin/python3"
+echo "== building the release operator (static Swift runtime, as the image ships it) and zkctl"
+nice swift build -c release --static-swift-stdlib --scratch-path .build-static --product ensemble-operator >/dev/null
+nice swift build -c release --static-swift-stdlib --scratch-path .build-static --product zkctl >/dev/null
+echo "== machine: $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg) (figures are only final on an idle machine)"
+"$python" scripts/bench_operator.py --binary "$PWD/.build-static/release/ensemble-operator" --zkctl "$PWD/.build-static/release/zkctl" \
+  --sizes "$sizes" --steady-seconds "$steady" "${@:3}"
+echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
