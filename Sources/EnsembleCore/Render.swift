@@ -40,13 +40,35 @@ public struct RenderOptions: Sendable {
     public init(probeImage: String = Defaults.probeImage) { self.probeImage = probeImage }
 }
 
+/// The operator's super user for one ZooKeeper Ensemble, as rendering refers to it: members
+/// read its digest from the Secret (never from the pod spec), and the pod template carries a
+/// hash of it, so members started before it existed (or with an older one) are rolled.
+public struct SuperUserReference: Equatable, Sendable {
+    public var secretName: String
+    /// fnv1a64 of the digest: a hash of a one-way hash of a random password.
+    public var digestHash: String
+
+    public init(secretName: String, digestHash: String) {
+        self.secretName = secretName
+        self.digestHash = digestHash
+    }
+
+    public init(secretName: String, superUser: SuperUser) {
+        self.init(secretName: secretName, digestHash: fnv1a64(superUser.digest))
+    }
+}
+
 /// Manifests for one Ensemble, as pure functions of it.
 public enum Rendering {
     public static let configHashAnnotation = "ensemble.dev/config-hash"
+    /// On member pods: `SuperUserReference.digestHash` of the super user the member accepts.
+    public static let superUserAnnotation = "ensemble.dev/super-user"
 
-    /// Every object the operator creates for the Ensemble, in apply order.
-    public static func render(_ ensemble: Ensemble, options: RenderOptions = RenderOptions()) -> [Value] {
-        let context = RenderContext(ensemble: ensemble, options: options)
+    /// Every object the operator creates for the Ensemble, in apply order. `superUser` (ZooKeeper,
+    /// the operator's Secret once it exists) gives members the super user's digest.
+    public static func render(_ ensemble: Ensemble, options: RenderOptions = RenderOptions(),
+                              superUser: SuperUserReference? = nil) -> [Value] {
+        let context = RenderContext(ensemble: ensemble, options: options, superUser: ensemble.spec.engine == .zooKeeper ? superUser : nil)
         var objects: [Value] = []
         if ensemble.spec.engine == .zooKeeper { objects.append(context.zooKeeperConfigMap()) }
         objects.append(context.headlessService())
@@ -98,13 +120,15 @@ public func fnv1a64(_ text: String) -> String {
 struct RenderContext {
     let ensemble: Ensemble
     let options: RenderOptions
+    let superUser: SuperUserReference?
     let names: EnsembleNames
     var spec: EnsembleSpec { ensemble.spec }
     var isZooKeeper: Bool { spec.engine == .zooKeeper }
 
-    init(ensemble: Ensemble, options: RenderOptions) {
+    init(ensemble: Ensemble, options: RenderOptions, superUser: SuperUserReference? = nil) {
         self.ensemble = ensemble
         self.options = options
+        self.superUser = superUser
         self.names = EnsembleNames(ensemble)
     }
 
@@ -227,6 +251,7 @@ struct RenderContext {
     func statefulSet() -> Value {
         var podAnnotations = spec.pod.annotations
         if isZooKeeper { podAnnotations[Rendering.configHashAnnotation] = configHash }
+        if let superUser { podAnnotations[Rendering.superUserAnnotation] = superUser.digestHash }
         var templateMeta: Value = ["labels": .sortedMap(names.labels.merging(spec.pod.labels) { operatorValue, _ in operatorValue })]
         if !podAnnotations.isEmpty { templateMeta["annotations"] = .sortedMap(podAnnotations) }
         var volumeClaimSpec: Value = [
@@ -465,7 +490,7 @@ struct RenderContext {
                 ["name": "ZOOCFGDIR", "value": .string(ZooKeeperLayout.configDir)],
                 ["name": "ZOO_LOG_DIR", "value": .string(ZooKeeperLayout.logDir)],
                 ["name": "JVMFLAGS", "value": .string("-Xms\(heap) -Xmx\(heap) -Dzookeeper.log.dir=\(ZooKeeperLayout.logDir)")],
-            ] + userEnv),
+            ] + superUserEnv + userEnv),
             "ports": .array([
                 ["name": "client", "containerPort": 2181],
                 ["name": "server", "containerPort": 2888],
@@ -485,6 +510,17 @@ struct RenderContext {
                 ["name": "tmp", "mountPath": .string(PodLayout.tmp)],
             ]),
         ]
+    }
+
+    /// zkServer.sh puts $SERVER_JVMFLAGS before $JVMFLAGS on the server's command line (zkEnv.sh
+    /// only prepends a default -Xmx, which JVMFLAGS' own -Xmx overrides): the digest comes from
+    /// the Secret, so it never sits in the pod spec.
+    var superUserEnv: [Value] {
+        guard let superUser else { return [] }
+        return [[
+            "name": "SERVER_JVMFLAGS",
+            "valueFrom": ["secretKeyRef": ["name": .string(superUser.secretName), "key": .string(SuperUserSecret.jvmFlagsKey)]],
+        ]]
     }
 
     var seeds: String {
