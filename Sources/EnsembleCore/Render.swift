@@ -489,8 +489,10 @@ struct RenderContext {
             "env": .array([
                 ["name": "ZOOCFGDIR", "value": .string(ZooKeeperLayout.configDir)],
                 ["name": "ZOO_LOG_DIR", "value": .string(ZooKeeperLayout.logDir)],
-                ["name": "JVMFLAGS", "value": .string("-Xms\(heap) -Xmx\(heap) -Dzookeeper.log.dir=\(ZooKeeperLayout.logDir)")],
-            ] + superUserEnv + userEnv),
+            ] + superUserEnv + [
+                ["name": "JVMFLAGS", "value": .string("-Xms\(heap) -Xmx\(heap) -Dzookeeper.log.dir=\(ZooKeeperLayout.logDir)"
+                    + (superUser == nil ? "" : " $(\(SuperUserSecret.environmentVariable))"))],
+            ] + userEnv),
             "ports": .array([
                 ["name": "client", "containerPort": 2181],
                 ["name": "server", "containerPort": 2888],
@@ -512,13 +514,14 @@ struct RenderContext {
         ]
     }
 
-    /// zkServer.sh puts $SERVER_JVMFLAGS before $JVMFLAGS on the server's command line (zkEnv.sh
-    /// only prepends a default -Xmx, which JVMFLAGS' own -Xmx overrides): the digest comes from
-    /// the Secret, so it never sits in the pod spec.
+    /// The super user's digest option, from the Secret (so it never sits in the pod spec),
+    /// into JVMFLAGS through kubelet's $(VAR) expansion of variables defined before it:
+    /// zkServer.sh runs `java ... $SERVER_JVMFLAGS $JVMFLAGS QuorumPeerMain`, and
+    /// SERVER_JVMFLAGS stays the user's.
     var superUserEnv: [Value] {
         guard let superUser else { return [] }
         return [[
-            "name": "SERVER_JVMFLAGS",
+            "name": .string(SuperUserSecret.environmentVariable),
             "valueFrom": ["secretKeyRef": ["name": .string(superUser.secretName), "key": .string(SuperUserSecret.jvmFlagsKey)]],
         ]]
     }

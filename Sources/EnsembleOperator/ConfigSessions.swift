@@ -189,6 +189,9 @@ final class ConfigSessions: Sendable {
             case .failure(let error): readError = "\(error)"
             }
         }
+        // Removing the leader starts an election, so the read right after often fails; the
+        // configuration the reconfig produced (or was confirmed by) is as good an observation.
+        if config == nil, case .applied(let applied, _)? = outcome { config = applied }
         let finished = monotonicNanoseconds()
         let changed = entries.withLock { entries -> Bool? in
             guard var current = entries[key] else { return nil }

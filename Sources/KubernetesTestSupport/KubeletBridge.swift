@@ -40,8 +40,8 @@ import Glibc
 ///   pod from starting; it is retried with kubelet's back-off.
 /// - The member container must run `zkServer.sh start-foreground` (as rendered): it runs what
 ///   that script runs, `java ... -cp <ZOOCFGDIR>:<jars> $SERVER_JVMFLAGS $JVMFLAGS
-///   QuorumPeerMain <ZOOCFGDIR>/zoo.cfg`, with the environment resolved (values, secretKeyRef,
-///   configMapKeyRef, fieldRef), except that `-Xms`/`-Xmx` are replaced by `Options.heap`
+///   QuorumPeerMain <ZOOCFGDIR>/zoo.cfg`, with the environment resolved (values with `$(VAR)`
+///   expanded, secretKeyRef, configMapKeyRef, fieldRef), except that `-Xms`/`-Xmx` are replaced by `Options.heap`
 ///   (many members share a small machine). Its output goes to `<pod dir>/zookeeper.log`.
 /// - Readiness: the readinessProbe's exec command, run as kubelet runs it (initialDelaySeconds,
 ///   periodSeconds, successThreshold, failureThreshold; the binary is the one the init container
@@ -204,7 +204,9 @@ public final class KubeletBridge: Sendable {
                         slot.busy = true
                         work.append(.stop(pod, finish: true))
                     } else if !state.finished.contains(pod.uid) {
+                        // Nothing runs for it (never started, or between two crash-loop starts).
                         state.finished.insert(pod.uid)
+                        state.events.append(Event(at: now, pod: pod.name, ordinal: pod.ordinal, uid: pod.uid, revision: pod.revision, kind: .deleting))
                         work.append(.finish(pod))
                     }
                     continue

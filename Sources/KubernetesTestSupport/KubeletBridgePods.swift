@@ -321,7 +321,7 @@ extension KubeletBridge {
         for variable in container["env"]?.arrayValue ?? [] {
             guard let name = variable["name"]?.stringValue else { continue }
             if let value = variable["value"]?.stringValue {
-                environment[name] = value
+                environment[name] = Self.expand(value, environment)
                 continue
             }
             guard let source = variable["valueFrom"] else { continue }
@@ -348,6 +348,28 @@ extension KubeletBridge {
             }
         }
         return environment
+    }
+
+    /// kubelet's expansion of `$(NAME)` with variables defined before; `$$` is a literal `$`,
+    /// and a reference to an unknown variable stays as written.
+    static func expand(_ text: String, _ defined: [String: String]) -> String {
+        var out = ""
+        var rest = Substring(text)
+        while let dollar = rest.firstIndex(of: "$") {
+            out += rest[..<dollar]
+            let after = rest[rest.index(after: dollar)...]
+            if after.first == "$" {
+                out += "$"
+                rest = after.dropFirst()
+            } else if after.first == "(", let close = after.firstIndex(of: ")"), let value = defined[String(after[after.index(after: after.startIndex)..<close])] {
+                out += value
+                rest = after[after.index(after: close)...]
+            } else {
+                out += "$"
+                rest = after
+            }
+        }
+        return out + rest
     }
 
     func fieldValue(_ path: String, pod: PodView) -> String? {

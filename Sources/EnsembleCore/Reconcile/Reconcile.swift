@@ -125,13 +125,13 @@ public enum Reconciler {
     /// AddingToConfig, ...), and so are the start and the end of a roll or scale. Waits are
     /// not; a block is, through the Degraded condition.
     static func memberChangeEvents(_ previous: EnsembleStatus?, _ change: MemberChangeStep?) -> [EnsembleEvent] {
-        guard let change, !change.held else { return [] }
+        guard let change else { return [] }
         var events: [EnsembleEvent] = []
         let decision = change.decision
         if previous?.memberChange == nil && !decision.isDone {
             events.append(EnsembleEvent(.normal, "\(change.activity)Started", "\(change.activity.lowercased()) to revision \(change.targetRevision): \(decision.line)"))
         }
-        if change.action != nil {
+        if change.action != nil && !change.held {
             events.append(EnsembleEvent(.normal, decision.reason.code, decision.line))
         }
         if previous?.memberChange != nil, decision.isDone {

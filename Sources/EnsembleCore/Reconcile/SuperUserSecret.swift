@@ -3,12 +3,15 @@ import ZKConfig
 /// The Secret holding a ZooKeeper Ensemble's super user, the identity the operator
 /// reconfigures the members with (never `skipACL`). The operator creates it once, with a
 /// random password, owned by the Ensemble (so it goes with it) and immutable; it is never
-/// regenerated while it exists. Members read the digest from it through SERVER_JVMFLAGS; the
-/// operator authenticates with the password. Neither appears in logs, events or status.
+/// regenerated while it exists. Members read the digest from it (`environmentVariable`,
+/// expanded into JVMFLAGS); the operator authenticates with the password. Neither appears in
+/// logs, events or status.
 public enum SuperUserSecret {
     public static let passwordKey = "password"
-    /// `-Dzookeeper.DigestAuthenticationProvider.superDigest=super:<digest>`, for SERVER_JVMFLAGS.
-    public static let jvmFlagsKey = "server-jvmflags"
+    /// `-Dzookeeper.DigestAuthenticationProvider.superDigest=super:<digest>`: the JVM option.
+    public static let jvmFlagsKey = "jvm-flag"
+    /// The member container's variable holding that option (`$(...)` in JVMFLAGS).
+    public static let environmentVariable = "ENSEMBLE_SUPER_USER_FLAG"
 
     /// The Secret to create for `ensemble` (which needs its uid: the owner reference).
     public static func render(_ ensemble: Ensemble, superUser: SuperUser) -> Value {

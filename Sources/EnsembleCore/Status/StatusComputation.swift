@@ -115,7 +115,10 @@ public enum StatusComputation {
             : condition(.available, .isFalse, everServed ? "QuorumLost" : "MembersStarting", "\(counts), \(quorum) needed for a quorum")
 
         let progressing: Condition
-        if let change, change.held, let kept = previous?.condition(.progressing) {
+        if let hold = input.hold {
+            progressing = condition(.progressing, .isFalse, "ScalingHeld",
+                                    "spec.replicas is \(hold.wanted) but \(hold.running) members run: changing the member list of a running \(ensemble.spec.engine.rawValue) ensemble needs the scaling planner; every other change was applied")
+        } else if let change, change.held, let kept = previous?.condition(.progressing) {
             progressing = kept
         } else if let change {
             let decision = change.decision
@@ -124,9 +127,6 @@ public enum StatusComputation {
                 message += " (leader hand-off unavailable: \(why); the leader restarts in place and the others elect once it is down)"
             }
             progressing = condition(.progressing, decision.isBlocked ? .isFalse : .isTrue, decision.reason.code, message)
-        } else if let hold = input.hold {
-            progressing = condition(.progressing, .isFalse, "ScalingHeld",
-                                    "spec.replicas is \(hold.wanted) but \(hold.running) members run: changing the member list of a running \(ensemble.spec.engine.rawValue) ensemble needs the scaling planner; every other change was applied")
         } else if input.statefulSet == nil {
             progressing = condition(.progressing, .isTrue, "Creating", "creating the \(ensemble.spec.engine.rawValue) children")
         } else if ready < wanted && !everServed {
