@@ -141,3 +141,20 @@ extension Value {
         }
     }
 }
+
+extension Value {
+    /// A JSON merge patch (RFC 7386) turning `old` into `new`: keys that went away are set to
+    /// null, in nested objects too (arrays are replaced whole by merge patches anyway).
+    public static func mergePatch(from old: Value?, to new: Value) -> Value {
+        guard new.objectValue != nil else { return new }
+        var patch = new
+        for key in old?.objectValue?.keys ?? [] {
+            guard let value = new[key] else {
+                patch[key] = .null
+                continue
+            }
+            if value.objectValue != nil, old?[key]?.objectValue != nil { patch[key] = mergePatch(from: old?[key], to: value) }
+        }
+        return patch
+    }
+}

@@ -41,14 +41,14 @@ struct EnsembleReconciler: Sendable {
             claims: caches.claims.owned(by: key), members: prober.observations(key), secrets: caches.secrets.owned(by: key),
             live: live(key, record), options: renderOptions, now: rfc3339())
         let plan = Reconciler.plan(input)
-        let outcomes = sessions.takeOutcomes(key)
+        // Said at once: a reconcile that fails later must not lose them.
+        for outcome in sessions.takeOutcomes(key) { await event(record, Self.outcomeEvent(outcome)) }
         if logger.level <= .debug {
             logger.debug("reconcile", ["ensemble": key.description, "deleting": String(record.deleting), "finalizer": "\(plan.finalizer)",
                                        "apply": String(plan.apply.count), "status": String(plan.status != nil), "events": String(plan.events.count),
                                        "memberChange": plan.memberChange.map { "\($0.decision.line)\($0.held ? " (held)" : "")" } ?? "none"])
         }
         if plan.isEmpty {
-            for outcome in outcomes { await event(record, Self.outcomeEvent(outcome)) }
             afterReconcile(key, record, input, plan)
             return Self.action(plan)
         }
@@ -124,7 +124,7 @@ struct EnsembleReconciler: Sendable {
             let written: KubeObject
             do {
                 written = try await client.patchStatus(.ensembles, name: key.name, namespace: key.namespace,
-                                                       patch: ["status": Self.mergePatch(from: record.status?.value, to: status.value)])
+                                                       patch: ["status": Value.mergePatch(from: record.status?.value, to: status.value)])
             } catch where error.isNotFound {
                 return .awaitChange  // deleted meanwhile: its watch event ends this key
             }
@@ -135,7 +135,6 @@ struct EnsembleReconciler: Sendable {
             }
         }
         for item in events { await event(record, item) }
-        for outcome in outcomes { await event(record, Self.outcomeEvent(outcome)) }
         afterReconcile(key, record, input, final)
         return Self.action(final)
     }
@@ -260,21 +259,6 @@ struct EnsembleReconciler: Sendable {
                                                   "Secret \(name) exists but was not made by the operator for this Ensemble; it is left alone, and leader hand-off stays off until it is removed"))
             }
         }
-    }
-
-    /// A JSON merge patch turning `old` into `new`: keys that went away are set to null, in
-    /// nested objects too (arrays are replaced whole by merge patches anyway).
-    static func mergePatch(from old: Value?, to new: Value) -> Value {
-        guard new.objectValue != nil else { return new }
-        var patch = new
-        for key in old?.objectValue?.keys ?? [] {
-            guard let value = new[key] else {
-                patch[key] = .null
-                continue
-            }
-            if value.objectValue != nil, old?[key]?.objectValue != nil { patch[key] = mergePatch(from: old?[key], to: value) }
-        }
-        return patch
     }
 
     /// Fails with 409 rather than clobber: the patch carries the resourceVersion it read.

@@ -174,6 +174,38 @@ func withRollScenario(_ spec: Value, _ body: (inout RollScenario) async throws -
         }
     }
 
+    /// A hand-off cut half-way: the leader has left the configuration, but its pod cannot be
+    /// deleted (the API refuses) and the operator dies. The next operator finishes it from
+    /// what it observes: it restarts the old leader at once (outside the configuration, it
+    /// holds no vote) and adds it back; the followers, already updated, are left alone.
+    @Test func aHandOffCutHalfWayIsFinishedByTheNextOperator() async throws {
+        try await withRollScenario(Self.spec) { scenario in
+            let first = try await scenario.settled("the Ensemble runs with a leader")
+            let leader = try #require(first.status?["leader"]?.stringValue)
+            let before = try #require(first.status?["updateRevision"]?.stringValue)
+            let fake = try #require(scenario.cluster.fake)
+            try await fake.inject(.init(verb: "delete", resource: "pods", name: leader, code: 500, reason: "InternalError",
+                                        message: "injected: the leader's pod cannot be deleted", times: nil))
+            let start = scenario.bridge.now
+            try await scenario.patch(["zookeeper": ["tickTime": 2500]])
+            _ = try await scenario.updateRevision(after: before)
+            _ = try await eventually("the leader has left the configuration", timeout: 60, interval: 0.1) {
+                try await scenario.events(reason: "ReconfigApplied").first
+            }
+            scenario.op.kill9()
+            let half = try #require(try await scenario.ensemble()?.status?["memberChange"])
+            #expect(half["leftConfiguration"]?.arrayValue?.count == 1, "the removed leader's server line is kept: \(half)")
+            try await fake.clearFaults()
+            scenario.op = try await RollScenario.startOperator(scenario.cluster, scenario.bridge, name: "operator-2")
+            let done = try await scenario.settled("the next operator finishes the hand-off")
+            let deleted = scenario.deletions(since: start)
+            print("hand-off cut half-way: pods deleted in order: \(deleted.map { "zk-\($0)" }); leader now \(done.status?["leader"]?.stringValue ?? "-")")
+            #expect(deleted.sorted() == [0, 1, 2] && deleted.last.map { "zk-\($0)" } == leader, "each pod once, the old leader last")
+            let reasons = try await scenario.events().compactMap { $0["reason"]?.stringValue }
+            #expect(reasons.filter { $0 == "ReconfigApplied" }.count == 2, "removed, then added back: \(reasons)")
+        }
+    }
+
     /// A restarted member that never comes back (its new configuration crashes ZooKeeper at
     /// start) stops the roll once memberTimeoutSeconds has passed: Degraded, the planner's
     /// reason naming the member, no other member restarted, the rest still serving. Undoing

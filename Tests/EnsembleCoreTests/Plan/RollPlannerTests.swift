@@ -231,3 +231,19 @@ import Testing
         #expect(Zxid(epoch: 6, counter: .max) < Zxid(epoch: 7, counter: 0))
     }
 }
+
+@Suite struct RollPlannerReadinessTests {
+    /// A restarted ZooKeeper member that serves but whose readiness probe does not pass yet
+    /// (clients reach it through the Service only once it does) holds the roll.
+    @Test func aRestartedMemberMustBeReadyBeforeTheNextRestart() {
+        var observation = Fixture.zooKeeper("F- L- F+")
+        observation.members[2].ready = false
+        let decision = RollPlanner.next(desiredRevision: Fixture.desired, replicas: 3, observation: observation,
+                                        settings: PlanSettings(engine: .zooKeeper))
+        #expect(decision.action == .wait(ordinal: 2) && decision.reason.code == "WaitingForRejoin")
+        #expect(decision.reason.message.contains("is not ready"), "\(decision.reason.message)")
+        observation.members[2].ready = true
+        #expect(RollPlanner.next(desiredRevision: Fixture.desired, replicas: 3, observation: observation,
+                                 settings: PlanSettings(engine: .zooKeeper)).action == .restart(ordinal: 0))
+    }
+}
