@@ -64,15 +64,15 @@ struct PodView: Sendable {
     var readiness: Readiness?
 
     init?(_ object: KubeObject) {
-        guard let name = object.name, let uid = object.uid, let spec = object.spec else { return nil }
+        // What the operator reads of a pod, read the same way.
+        guard let observed = ObservedPod(object.value), let ordinal = observed.ordinal, !observed.uid.isEmpty,
+              let spec = object.spec else { return nil }
         let labels = object.labels
-        guard let ordinal = labels["apps.kubernetes.io/pod-index"].flatMap({ Int($0) }) ?? name.split(separator: "-").last.flatMap({ Int($0) })
-        else { return nil }
-        self.name = name
-        self.uid = uid
+        name = observed.name
+        uid = observed.uid
         self.ordinal = ordinal
-        revision = labels["controller-revision-hash"] ?? ""
-        deleting = object.isBeingDeleted
+        revision = observed.revision
+        deleting = observed.deleting
         deletionGrace = object.metadata?["deletionGracePeriodSeconds"]?.intValue
         grace = spec["terminationGracePeriodSeconds"]?.intValue ?? 30
         self.labels = labels
