@@ -39,7 +39,9 @@
 ///                                                      after stepTimeout: blocked
 ///     Manual        updateStrategy Manual ............................... wait, never restart
 ///     Restart       the next victim, in this order: missing members, members
-///                   that do not answer, members answering without serving,
+///                   that do not answer (one whose readiness probe passes is not
+///                   restarted: blocked, the roll cannot see it), members
+///                   answering without serving,
 ///                   observers (none of them holds a
 ///                   vote, so no gate), then followers from the highest
 ///                   ordinal down, the leader last. Gate before a voter:
@@ -217,6 +219,12 @@ private struct Roll: PlanEvaluation {
         // only be waiting for a quorum the former would restore.
         let down = outdated.filter { !view.serves($0) }.sorted { (member($0).reachable ? 0 : 1, $0) > (member($1).reachable ? 0 : 1, $1) }
         if let o = down.first {
+            // Its readiness probe says it serves, yet it does not answer the roll: the roll
+            // cannot see it, which is no reason to restart it.
+            if member(o).ready && !member(o).reachable && !member(o).terminating {
+                return decision(.blocked, "roll blocked at \(name(o))", "MemberUnreachable",
+                                "\(name(o)) is ready (its readiness probe passes) but does not answer srvr from here, so it is not restarted; check how members are reached (--member-address-template)")
+            }
             return restart(o, "RestartingUnreadyMember",
                            "\(name(o)) runs \(revisionText(o)) and is not serving; it is restarted at revision \(short) first, since it holds no vote")
         }

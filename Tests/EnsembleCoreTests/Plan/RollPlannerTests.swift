@@ -247,3 +247,20 @@ import Testing
                                  settings: PlanSettings(engine: .zooKeeper)).action == .restart(ordinal: 0))
     }
 }
+
+extension RollPlannerReadinessTests {
+    /// A member whose pod is ready but which the operator cannot reach is not taken for a
+    /// down member and restarted: the roll stops and says how members are reached.
+    @Test func aReadyMemberTheRollCannotReachIsNotRestarted() {
+        var observation = Fixture.zooKeeper("F- L- F-")
+        observation.members[2].reachable = false
+        observation.members[2].role = .notServing
+        observation.members[2].ready = true
+        let decision = RollPlanner.next(desiredRevision: Fixture.desired, replicas: 3, observation: observation,
+                                        settings: PlanSettings(engine: .zooKeeper))
+        #expect(decision.isBlocked && decision.reason.code == "MemberUnreachable", "\(decision.line)")
+        observation.members[2].ready = false
+        #expect(RollPlanner.next(desiredRevision: Fixture.desired, replicas: 3, observation: observation,
+                                 settings: PlanSettings(engine: .zooKeeper)).action == .restart(ordinal: 2))
+    }
+}
