@@ -120,7 +120,7 @@ enum RollInput {
         let plan = Reconciler.plan(try I.make([(I.new, "follower"), (I.new, "leader"), (I.new, "follower")], status: previous,
                                               config: config, synced: 1))
         #expect(plan.memberAction == .reconfig(.addToConfig(ordinal: 0, fromVersion: I.version), serverValue: "10.0.0.1:2888:3888:participant;2181"))
-        #expect(plan.status?.memberChange?.leftConfiguration.count == 1, "kept until it is a participant again")
+        #expect(plan.status?.memberChange?.leftConfiguration.count == 1, "kept until the change is over")
     }
 
     /// A hand-off the last operator left half-done, with nothing in the status: the leader
@@ -187,6 +187,21 @@ enum RollInput {
         input.live.reconfigRefused = "not authorized"
         let plan = Reconciler.plan(input)
         #expect(plan.memberAction == nil && plan.status?.condition(.degraded)?.reason == "ReconfigRefused")
+    }
+
+    /// Cassandra rolls through the same step: no configuration, no super user, readiness
+    /// (the CQL handshake) as the gate; the highest ordinal first.
+    @Test func cassandraRollsTheHighestReadyNodeFirst() throws {
+        let record = try record(serverEnsemble(spec: ["engine": "Cassandra"]))
+        let children = observed(Reconciler.plan(ReconcileInput(record: record, now: now)))
+        let pods = (0..<3).map { ObservedPod(namespace: "ns", name: "zk-\($0)", instance: "zk", ordinal: $0, ready: true, revision: RollInput.old,
+                                             uid: RollInput.uid($0, RollInput.old)) }
+        let answers = Dictionary(uniqueKeysWithValues: (0..<3).map { ($0, MemberAnswer(ordinal: $0, answer: .cassandra(cqlVersion: "3.4.7"),
+                                                                                        podUID: RollInput.uid($0, RollInput.old))) })
+        let plan = Reconciler.plan(ReconcileInput(record: record, children: children, pods: pods, members: answers,
+                                                  live: LiveMembers(fresh: true), now: now))
+        #expect(plan.memberAction == .deletePod(name: "zk-2", uid: RollInput.uid(2, RollInput.old)))
+        #expect(plan.memberChange?.leaderHandOff == nil && !plan.wantsLiveConfig)
     }
 
     @Test func aRollWaitsForTheStatefulSetToSeeTheTemplate() throws {

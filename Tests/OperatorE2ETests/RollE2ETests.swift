@@ -114,17 +114,20 @@ func withRollScenario(_ spec: Value, _ body: (inout RollScenario) async throws -
             #expect(!"\(pod.value)".contains("superDigest"), "the digest never sits in the pod spec")
 
             let monitor = scenario.monitor()
+            defer { _ = monitor.stop() }
             let start = scenario.bridge.now
             try await scenario.patch(["zookeeper": ["tickTime": 2500]])
             let target = try await scenario.updateRevision(after: before)
             let done = try await scenario.settled("the roll is done")
+            let seconds = scenario.bridge.now - start
             let report = monitor.stop()
 
             #expect(done.status?["updateRevision"]?.stringValue == target)
             #expect(Set(scenario.bridge.runningRevisions().values) == [target], "every member runs the new revision")
             let followers = [0, 1, 2].filter { $0 != leader }.sorted(by: >)
             let deleted = scenario.deletions(since: start)
-            print("roll: leader was zk-\(leader); pods deleted in order: \(deleted.map { "zk-\($0)" }); monitor: \(report)")
+            print(String(format: "roll: %.1f s from the spec change to every member serving at the new revision; ", seconds)
+                  + "leader was zk-\(leader); pods deleted in order: \(deleted.map { "zk-\($0)" }); monitor: \(report)")
             #expect(deleted == followers + [leader], "followers from the highest ordinal down, the leader last")
             #expect(report.elections == 1, "one election: the hand-off (\(report.leaders))")
 

@@ -161,12 +161,11 @@ public enum MemberChange {
         // Scaling changes the member count; anything else (a member the membership planner
         // adds back after a hand-off included) belongs to the roll.
         let activity = input.desiredReplicas != input.statefulSet.specReplicas ? "Scaling" : "Roll"
-        // Lines of members taken out earlier, while they are still out (read from the status,
-        // so an operator restart keeps them).
-        let left = (input.record.status?.memberChange?.leftConfiguration ?? []).filter { line in
-            guard let ordinal = serverOrdinal(line) else { return false }
-            return input.live.config.map { $0.server(ordinal: ordinal)?.role != .participant } ?? true
-        }
+        // Lines of members taken out earlier (from the status, so an operator restart keeps
+        // them), kept until the change is over: a read from a member that has not seen the
+        // removal yet must not lose one, and a line kept too long only re-adds its member as
+        // it was.
+        let left = (input.record.status?.memberChange?.leftConfiguration ?? []).filter { serverOrdinal($0) != nil }
         var step = MemberChangeStep(decision: decision, activity: activity, targetRevision: revision, action: nil, held: false,
                                     leaderHandOff: handOff, requeueAfter: nil, leftConfiguration: left)
         switch decision.action {

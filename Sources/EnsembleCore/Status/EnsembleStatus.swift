@@ -59,7 +59,7 @@ public struct EnsembleStatus: Equatable, Sendable {
         public var waitingFor: String?
         public var waitingSince: String?
         /// `server.N=...` lines of members the operator took out of the configuration (a
-        /// leader hand-off) and adds back as they were, until they are participants again.
+        /// leader hand-off) and adds back as they were; kept until the change is over.
         public var leftConfiguration: [String]
 
         public init(activity: String, step: String, targetRevision: String? = nil, leaderHandOff: String? = nil,
