@@ -203,12 +203,8 @@ final class LocalChangeDriver {
 
         while true {
             let (observation, config) = try await observe()
-            var decision = MembershipPlanner.next(desiredReplicas: request.desiredReplicas, observation: observation, settings: request.settings,
-                                                  desiredRevision: request.revision, clock: clock)
-            if decision.isDone {
-                decision = RollPlanner.next(desiredRevision: request.revision, replicas: request.desiredReplicas, observation: observation,
-                                            settings: request.settings, clock: clock)
-            }
+            let decision = ChangePlanner.next(desiredReplicas: request.desiredReplicas, desiredRevision: request.revision,
+                                              observation: observation, settings: request.settings, clock: clock)
             clock = decision.clock
             switch decision.action {
             case .done, .blocked:

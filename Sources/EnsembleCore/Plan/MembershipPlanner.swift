@@ -314,3 +314,17 @@ private struct Scale: PlanEvaluation {
                     timedOut: PlanReason("RingNotReady", "for \(seconds(settings.stepTimeout)) \(why), so nothing else changes; scaling stops here"))
     }
 }
+
+/// Any member change, one step at a time: the membership planner first (who belongs to the
+/// ensemble, and repairs of a change left half-done), the roll planner once it is done. Local
+/// mode and the operator both call this, so they take the same steps in the same order.
+public enum ChangePlanner {
+    public static func next(desiredReplicas: Int, desiredRevision: String, observation: EnsembleObservation,
+                            settings: PlanSettings, clock: StepClock?) -> PlanDecision {
+        let decision = MembershipPlanner.next(desiredReplicas: desiredReplicas, observation: observation, settings: settings,
+                                              desiredRevision: desiredRevision, clock: clock)
+        guard decision.isDone else { return decision }
+        return RollPlanner.next(desiredRevision: desiredRevision, replicas: desiredReplicas, observation: observation,
+                                settings: settings, clock: clock)
+    }
+}
