@@ -204,7 +204,7 @@ final class LocalChangeDriver {
         while true {
             let (observation, config) = try await observe()
             let decision = ChangePlanner.next(desiredReplicas: request.desiredReplicas, desiredRevision: request.revision,
-                                              observation: observation, settings: request.settings, clock: clock)
+                                              observation: observation, settings: request.settings, clock: clock).decision
             clock = decision.clock
             switch decision.action {
             case .done, .blocked:

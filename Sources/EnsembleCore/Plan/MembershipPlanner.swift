@@ -319,12 +319,15 @@ private struct Scale: PlanEvaluation {
 /// ensemble, and repairs of a change left half-done), the roll planner once it is done. Local
 /// mode and the operator both call this, so they take the same steps in the same order.
 public enum ChangePlanner {
+    /// Which planner decided.
+    public enum Stage: Sendable, Equatable { case membership, roll }
+
     public static func next(desiredReplicas: Int, desiredRevision: String, observation: EnsembleObservation,
-                            settings: PlanSettings, clock: StepClock?) -> PlanDecision {
+                            settings: PlanSettings, clock: StepClock?) -> (decision: PlanDecision, stage: Stage) {
         let decision = MembershipPlanner.next(desiredReplicas: desiredReplicas, observation: observation, settings: settings,
                                               desiredRevision: desiredRevision, clock: clock)
-        guard decision.isDone else { return decision }
-        return RollPlanner.next(desiredRevision: desiredRevision, replicas: desiredReplicas, observation: observation,
-                                settings: settings, clock: clock)
+        guard decision.isDone else { return (decision, .membership) }
+        return (RollPlanner.next(desiredRevision: desiredRevision, replicas: desiredReplicas, observation: observation,
+                                 settings: settings, clock: clock), .roll)
     }
 }

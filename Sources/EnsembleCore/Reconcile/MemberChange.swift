@@ -152,8 +152,8 @@ public enum MemberChange {
         settings.leaderHandOff = handOff?.isOn ?? false
         let observation = observe(input)
         let clock = stepClock(input.record.status?.memberChange)
-        let decision = ChangePlanner.next(desiredReplicas: input.desiredReplicas, desiredRevision: revision, observation: observation,
-                                          settings: settings, clock: clock)
+        let (decision, _) = ChangePlanner.next(desiredReplicas: input.desiredReplicas, desiredRevision: revision, observation: observation,
+                                               settings: settings, clock: clock)
         // Scaling changes the member count; anything else (a member the membership planner
         // adds back after a hand-off included) belongs to the roll.
         let activity = input.desiredReplicas != input.statefulSet.specReplicas ? "Scaling" : "Roll"
