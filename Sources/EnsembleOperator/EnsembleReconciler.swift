@@ -35,11 +35,15 @@ struct EnsembleReconciler: Sendable {
             return .awaitChange
         }
         let log = logger.with("ensemble", key.description)
-        try await ensureSuperUserSecret(record, key: key, log: log)
+        // Until every cache has its first list, a missing Secret or pod may only be unlisted.
+        let synced = memory.synced(caches.isSynced)
+        if synced { try await ensureSuperUserSecret(record, key: key, log: log) }
+        let pods = caches.pods.owned(by: key)
+        let members = prober.observations(key)
         let input = ReconcileInput(
-            record: record, children: caches.children(of: key), pods: caches.pods.owned(by: key),
-            claims: caches.claims.owned(by: key), members: prober.observations(key), secrets: caches.secrets.owned(by: key),
-            live: live(key, record), options: renderOptions, now: rfc3339())
+            record: record, children: caches.children(of: key), pods: pods,
+            claims: caches.claims.owned(by: key), members: members, secrets: caches.secrets.owned(by: key),
+            live: live(key, record, pods: pods, members: members, synced: synced), options: renderOptions, now: rfc3339())
         let plan = Reconciler.plan(input)
         // Said at once: a reconcile that fails later must not lose them.
         for outcome in sessions.takeOutcomes(key) { await event(record, Self.outcomeEvent(outcome)) }
@@ -146,18 +150,21 @@ struct EnsembleReconciler: Sendable {
     // MARK: Member changes
 
     /// The live side of the input. Fresh: answers from a prober round, and (ZooKeeper) a read
-    /// of the configuration, both begun after this Ensemble's last member action (or this
-    /// operator's start) and finished within `freshness` seconds.
-    func live(_ key: ObjectKey, _ record: EnsembleRecord) -> LiveMembers {
+    /// of the configuration, both begun after this Ensemble's last member action (or after
+    /// the caches were first synced) and finished within `freshness` seconds, with an answer
+    /// (or a failure) for every pod there is.
+    func live(_ key: ObjectKey, _ record: EnsembleRecord, pods: [ObservedPod], members: [Int: MemberAnswer], synced: Bool) -> LiveMembers {
         let snapshot = sessions.snapshot(key)
         let since = memory.lastAction(key)
         let now = monotonicNanoseconds()
         let maxAge = UInt64(freshness * 1e9)
-        let answersFresh = prober.lastRound(key).map { $0.started > since && now &- $0.finished <= maxAge } ?? false
+        let asked = Set(members.values.compactMap(\.podUID))
+        let answersFresh = (prober.lastRound(key).map { $0.started > since && now &- $0.finished <= maxAge } ?? false)
+            && pods.allSatisfy { $0.deleting || asked.contains($0.uid) }
         let configFresh = record.ensemble?.spec.engine != .zooKeeper
             || (snapshot.map { $0.readStarted > since && now &- $0.readFinished <= maxAge } ?? false)
         return LiveMembers(config: snapshot?.config, reconfigInFlight: snapshot?.inFlight != nil,
-                           reconfigRefused: snapshot?.refused, fresh: answersFresh && configFresh)
+                           reconfigRefused: snapshot?.refused, fresh: synced && answersFresh && configFresh)
     }
 
     /// Keeps what a member change reads current: the configuration session while one may be
@@ -297,17 +304,30 @@ struct CleanupError: Error, CustomStringConvertible {
 }
 
 /// What the reconciler remembers of member changes between reconciles. Losing it (a restart)
-/// is safe: the next action then waits for observations made after this process started.
+/// is safe: the next action then waits for observations made after this process's caches
+/// were synced.
 final class MemberChangeMemory: Sendable {
     private struct State {
         var lastAction: [ObjectKey: UInt64] = [:]
         var secretRefused: [ObjectKey: UInt64] = [:]
+        /// When the caches were first seen synced: observations before then may have missed pods.
+        var syncedAt: UInt64?
     }
 
-    let started = monotonicNanoseconds()
     private let state = Mutex(State())
 
-    func lastAction(_ key: ObjectKey) -> UInt64 { state.withLock { $0.lastAction[key] } ?? started }
+    /// Records the first time the caches are synced; returns whether they are.
+    func synced(_ isSynced: Bool) -> Bool {
+        guard isSynced else { return state.withLock { $0.syncedAt != nil } }
+        state.withLock { state in if state.syncedAt == nil { state.syncedAt = monotonicNanoseconds() } }
+        return true
+    }
+
+    /// The last member action on this Ensemble, or when the caches were synced: what acting
+    /// needs observations newer than.
+    func lastAction(_ key: ObjectKey) -> UInt64 {
+        state.withLock { state in max(state.lastAction[key] ?? 0, state.syncedAt ?? .max) }
+    }
     func acted(_ key: ObjectKey) { state.withLock { $0.lastAction[key] = monotonicNanoseconds() } }
 
     /// False for a minute after a Secret of the name turned out to be someone else's.

@@ -154,7 +154,7 @@ enum Samples {
         let status = MemberStatus(server: server, monitor: monitor)
         #expect(status == MemberStatus(
             mode: .leader, zxid: 0x1_0000_0004, latencyAvg: 0.4286, latencyMax: 12, outstanding: 3,
-            connections: 7, syncedFollowers: 2, version: "3.8.0"))
+            connections: 7, syncedFollowers: 2, syncedNonVotingFollowers: 1, version: "3.8.0"))
     }
 
     @Test func srvrAloneWhenMntrIsNotWhitelisted() throws {
