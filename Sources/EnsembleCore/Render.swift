@@ -44,9 +44,17 @@ public struct RenderOptions: Sendable {
 public enum Rendering {
     public static let configHashAnnotation = "ensemble.dev/config-hash"
 
+    /// The ConfigMap key with the membership a starting member is given (`StagedMembership`).
+    public static let membershipKey = "zoo.cfg.dynamic"
+
     /// Every object the operator creates for the Ensemble, in apply order.
-    public static func render(_ ensemble: Ensemble, options: RenderOptions = RenderOptions()) -> [Value] {
-        let context = RenderContext(ensemble: ensemble, options: options)
+    ///
+    /// - Parameter membership: ZooKeeper: the membership as the operator last read it
+    ///   (`/zookeeper/config`); nil renders members 0 to replicas - 1 (an ensemble that has
+    ///   not formed yet). It goes into the ConfigMap's `membershipKey` and sizes the
+    ///   PodDisruptionBudget, and never into the hash that rolls members.
+    public static func render(_ ensemble: Ensemble, options: RenderOptions = RenderOptions(), membership: DynamicConfig? = nil) -> [Value] {
+        let context = RenderContext(ensemble: ensemble, options: options, membership: membership)
         var objects: [Value] = []
         if ensemble.spec.engine == .zooKeeper { objects.append(context.zooKeeperConfigMap()) }
         objects.append(context.headlessService())
@@ -57,20 +65,41 @@ public enum Rendering {
         return objects.map { $0.pruned() }
     }
 
-    /// The PodDisruptionBudget's maxUnavailable: the spec's, else 1 when quorum math allows it.
-    public static func maxUnavailable(_ spec: EnsembleSpec) -> Int {
-        spec.podDisruptionBudget.maxUnavailable ?? min(1, (spec.replicas - 1) / 2)
+    /// The PodDisruptionBudget's maxUnavailable: the spec's, else 1 when quorum math allows
+    /// it; never more than the quorum math of `voters` (ZooKeeper: the participants of the
+    /// live configuration, which lag `spec.replicas` while a scale is under way: growing from
+    /// 1, a second pod may start before a second member votes).
+    public static func maxUnavailable(_ spec: EnsembleSpec, voters: Int? = nil) -> Int {
+        let count = min(spec.replicas, voters ?? spec.replicas)
+        return max(0, min(spec.podDisruptionBudget.maxUnavailable ?? 1, (count - 1) / 2))
     }
 
-    /// zoo.cfg for members running in Kubernetes: addresses are the pods' stable DNS names.
+    /// zoo.cfg for members running in Kubernetes, without the membership: members get that
+    /// from `stagedMembership` (so a new member joins with the live membership, and a change
+    /// of membership alone rolls nobody).
     public static func zooCfg(_ ensemble: Ensemble) -> String {
-        let names = EnsembleNames(ensemble)
-        let members = (0..<ensemble.spec.replicas).map { ZooKeeperMember(id: $0 + 1, host: names.memberHost($0)) }
         var settings = ensemble.zooKeeperSettings()
         // Pods only: local mode runs Debian's ZooKeeper, which lacks the Prometheus provider.
         let metrics = ensemble.spec.zookeeper.metrics
         if metrics.enabled { settings.metricsProvider = MetricsProvider(className: metrics.className, httpPort: metrics.port) }
-        return ZooCfg.render(settings: settings, members: members)
+        return ZooCfg.render(settings: settings, servers: [])
+    }
+
+    /// The `server.N` value of a member: its stable DNS name and the rendered ports.
+    public static func serverValue(_ names: EnsembleNames, ordinal: Int) -> String {
+        ZooKeeperMember(id: ordinal + 1, host: names.memberHost(ordinal)).serverValue
+    }
+
+    /// The membership starting members are given: `membership` when known, else members 0 to
+    /// replicas - 1 at version 0.
+    public static func stagedMembership(_ ensemble: Ensemble, membership: DynamicConfig?) -> StagedMembership {
+        let names = EnsembleNames(ensemble)
+        let config = membership ?? DynamicConfig(
+            servers: (0..<ensemble.spec.replicas).map { .init(id: $0 + 1, role: .participant, value: serverValue(names, ordinal: $0)) },
+            version: 0)
+        // The pod name's ordinal is the placeholder; `memberHost` builds the rest.
+        let template = serverValue(names, ordinal: 0).replacing(names.memberHost(0), with: names.memberHostTemplate)
+        return StagedMembership(config: config, joinTemplate: template)
     }
 
     /// The pod's termination grace period: the spec's, else the engine's default.
@@ -98,13 +127,15 @@ public func fnv1a64(_ text: String) -> String {
 struct RenderContext {
     let ensemble: Ensemble
     let options: RenderOptions
+    let membership: DynamicConfig?
     let names: EnsembleNames
     var spec: EnsembleSpec { ensemble.spec }
     var isZooKeeper: Bool { spec.engine == .zooKeeper }
 
-    init(ensemble: Ensemble, options: RenderOptions) {
+    init(ensemble: Ensemble, options: RenderOptions, membership: DynamicConfig? = nil) {
         self.ensemble = ensemble
         self.options = options
+        self.membership = ensemble.spec.engine == .zooKeeper ? membership : nil
         self.names = EnsembleNames(ensemble)
     }
 
@@ -127,6 +158,7 @@ struct RenderContext {
 
     // MARK: ConfigMap
 
+    /// What members are configured with: a change here rolls them.
     var configData: [(String, String)] {
         [
             ("zoo.cfg", Rendering.zooCfg(ensemble)),
@@ -140,10 +172,13 @@ struct RenderContext {
     }
 
     func zooKeeperConfigMap() -> Value {
-        [
+        // The membership changes with every scale step and is read only when a member starts:
+        // outside the hash.
+        let membershipText = Rendering.stagedMembership(ensemble, membership: membership).text
+        return [
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": metadata(names.configMap),
-            "data": .object(Object(configData.map { ($0.0, .string($0.1)) })),
+            "data": .object(Object(configData.map { ($0.0, .string($0.1)) } + [(Rendering.membershipKey, .string(membershipText))])),
         ]
     }
 
@@ -216,7 +251,7 @@ struct RenderContext {
             "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
             "metadata": metadata(names.podDisruptionBudget),
             "spec": [
-                "maxUnavailable": .int(Rendering.maxUnavailable(spec)),
+                "maxUnavailable": .int(Rendering.maxUnavailable(spec, voters: membership?.participantOrdinals.count)),
                 "selector": ["matchLabels": .sortedMap(names.selectorLabels)],
             ],
         ]

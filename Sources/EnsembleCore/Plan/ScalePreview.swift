@@ -105,7 +105,7 @@ private struct IdealEnsemble {
         return d
     }
 
-    func serverValue(_ o: Int) -> String { ZooKeeperMember(id: o + 1, host: names.memberHost(o)).serverValue }
+    func serverValue(_ o: Int) -> String { Rendering.serverValue(names, ordinal: o) }
 
     mutating func apply(_ action: PlanAction) {
         switch action {
