@@ -1,5 +1,3 @@
-import ZKConfig
-
 /// Names, labels and addresses of everything rendered for one Ensemble.
 public struct EnsembleNames: Sendable {
     public let name: String
@@ -27,11 +25,6 @@ public struct EnsembleNames: Sendable {
     /// The stable DNS name of a member through the headless Service.
     public func memberHost(_ ordinal: Int) -> String {
         "\(pod(ordinal)).\(headlessService).\(namespace).svc.\(clusterDomain)"
-    }
-
-    /// `memberHost` with `StagedMembership.ordinalPlaceholder` for the ordinal.
-    public var memberHostTemplate: String {
-        "\(name)-\(StagedMembership.ordinalPlaceholder).\(headlessService).\(namespace).svc.\(clusterDomain)"
     }
 
     public var engineLabel: String { engine == .zooKeeper ? "zookeeper" : "cassandra" }

@@ -37,7 +37,13 @@ public enum ProbeInstall {
 public struct RenderOptions: Sendable {
     /// Image that carries the ensemble-probe binary (the operator's image).
     public var probeImage: String
-    public init(probeImage: String = Defaults.probeImage) { self.probeImage = probeImage }
+    /// ZooKeeper: how members name each other in `server.N` values.
+    public var memberServer: MemberServerTemplate
+
+    public init(probeImage: String = Defaults.probeImage, memberServer: MemberServerTemplate = .standard) {
+        self.probeImage = probeImage
+        self.memberServer = memberServer
+    }
 }
 
 /// Manifests for one Ensemble, as pure functions of it.
@@ -85,21 +91,19 @@ public enum Rendering {
         return ZooCfg.render(settings: settings, servers: [])
     }
 
-    /// The `server.N` value of a member: its stable DNS name and the rendered ports.
-    public static func serverValue(_ names: EnsembleNames, ordinal: Int) -> String {
-        ZooKeeperMember(id: ordinal + 1, host: names.memberHost(ordinal)).serverValue
+    /// The `server.N` value of a member (by default its stable DNS name and the rendered
+    /// ports): what the staged membership lists and a reconfig adds.
+    public static func serverValue(_ ensemble: Ensemble, ordinal: Int, options: RenderOptions = RenderOptions()) -> String {
+        options.memberServer.value(of: ensemble, ordinal: ordinal)
     }
 
     /// The membership starting members are given: `membership` when known, else members 0 to
     /// replicas - 1 at version 0.
-    public static func stagedMembership(_ ensemble: Ensemble, membership: DynamicConfig?) -> StagedMembership {
-        let names = EnsembleNames(ensemble)
+    public static func stagedMembership(_ ensemble: Ensemble, membership: DynamicConfig?, options: RenderOptions = RenderOptions()) -> StagedMembership {
         let config = membership ?? DynamicConfig(
-            servers: (0..<ensemble.spec.replicas).map { .init(id: $0 + 1, role: .participant, value: serverValue(names, ordinal: $0)) },
+            servers: (0..<ensemble.spec.replicas).map { .init(id: $0 + 1, role: .participant, value: serverValue(ensemble, ordinal: $0, options: options)) },
             version: 0)
-        // The pod name's ordinal is the placeholder; `memberHost` builds the rest.
-        let template = serverValue(names, ordinal: 0).replacing(names.memberHost(0), with: names.memberHostTemplate)
-        return StagedMembership(config: config, joinTemplate: template)
+        return StagedMembership(config: config, joinTemplate: options.memberServer.joinTemplate(of: ensemble))
     }
 
     /// The pod's termination grace period: the spec's, else the engine's default.
@@ -174,7 +178,7 @@ struct RenderContext {
     func zooKeeperConfigMap() -> Value {
         // The membership changes with every scale step and is read only when a member starts:
         // outside the hash.
-        let membershipText = Rendering.stagedMembership(ensemble, membership: membership).text
+        let membershipText = Rendering.stagedMembership(ensemble, membership: membership, options: options).text
         return [
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": metadata(names.configMap),

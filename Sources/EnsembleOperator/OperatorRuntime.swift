@@ -18,6 +18,7 @@ struct OperatorSettings: Sendable {
     var renewDeadline: Double
     var retryPeriod: Double
     var memberAddressTemplate: MemberAddressTemplate
+    var memberServerTemplate: MemberServerTemplate
     var probeImage: String
     var workers: Int
     var memberProbeInterval: Double
@@ -73,7 +74,7 @@ struct OperatorRuntime: Sendable {
         let prober = MemberProber(caches: caches, template: settings.memberAddressTemplate, interval: settings.memberProbeInterval,
                                   timeout: settings.memberProbeTimeout, metrics: metrics, logger: logger)
         let reconciler = EnsembleReconciler(client: client, caches: caches, prober: prober, queue: queue,
-                                            renderOptions: RenderOptions(probeImage: settings.probeImage), identity: identity, logger: logger)
+                                            renderOptions: RenderOptions(probeImage: settings.probeImage, memberServer: settings.memberServerTemplate), identity: identity, logger: logger)
         let controller = Controller(name: "ensemble", queue: queue, workers: settings.workers, logger: logger, metrics: metrics) { key in
             try await reconciler.reconcile(key)
         }

@@ -1,4 +1,5 @@
 import EnsembleCore
+import ZKConfig
 import Testing
 
 /// An Ensemble as the API server returns it (with server-side metadata the cache trims).
@@ -332,6 +333,35 @@ let later = "2025-01-01T00:05:00Z"
         #expect(throws: MemberAddressTemplate.Invalid.self) { try MemberAddressTemplate("{pod") }
         #expect(throws: MemberAddressTemplate.Invalid.self) { try MemberAddressTemplate("{pod}.x") }
         do { _ = try MemberAddressTemplate("{pod}.{svc}:{port}") } catch { #expect(error.description.contains("{svc}")) }
+    }
+}
+
+/// The server.N values members are given for each other (staged membership, reconfigs).
+@Suite struct MemberServerTemplateTests {
+    @Test func defaultIsTheStableDNSNameWithTheRenderedPorts() throws {
+        let zk = try #require(try record(serverEnsemble()).ensemble)
+        #expect(MemberServerTemplate.standard.value(of: zk, ordinal: 2) == "zk-2.zk-hs.ns.svc.cluster.local:2888:3888:participant;2181")
+        #expect(Rendering.serverValue(zk, ordinal: 2) == ZooKeeperMember(id: 3, host: EnsembleNames(zk).memberHost(2)).serverValue)
+        #expect(MemberServerTemplate.standard.joinTemplate(of: zk) == "zk-{ordinal}.zk-hs.ns.svc.cluster.local:2888:3888:participant;2181")
+    }
+
+    /// A template (a test's loopback block) goes everywhere a server value does: the staged
+    /// membership and its join template.
+    @Test func aTemplateNamesMembersEverywhere() throws {
+        let zk = try #require(try record(serverEnsemble()).ensemble)
+        let options = RenderOptions(memberServer: try MemberServerTemplate("127.3.4.{id}:2888:3888:participant;127.3.4.{id}:2181"))
+        #expect(Rendering.serverValue(zk, ordinal: 0, options: options) == "127.3.4.1:2888:3888:participant;127.3.4.1:2181")
+        let staged = Rendering.stagedMembership(zk, membership: nil, options: options)
+        #expect(staged.config.server(ordinal: 2)?.value == "127.3.4.3:2888:3888:participant;127.3.4.3:2181")
+        #expect(staged.start(ordinal: 5).servers.last?.value == "127.3.4.6:2888:3888:participant;127.3.4.6:2181")
+        let configMap = try #require(Rendering.render(zk, options: options).first { $0["kind"] == "ConfigMap" })
+        #expect(configMap.at("data")?[Rendering.membershipKey]?.stringValue?.contains("joinTemplate=127.3.4.{id}:2888:3888:participant;127.3.4.{id}:2181\n") == true)
+    }
+
+    @Test func badTemplatesAreRefusedWithTheReason() {
+        #expect(throws: MemberAddressTemplate.Invalid.self) { try MemberServerTemplate("{pod}:{port}:3888;2181") }
+        #expect(throws: MemberAddressTemplate.Invalid.self) { try MemberServerTemplate("{pod}:2888") }
+        do { _ = try MemberServerTemplate("{pod}:2888") } catch { #expect(error.description.contains("not host:quorumPort:electionPort")) }
     }
 }
 
