@@ -39,7 +39,7 @@ let package = Package(
         // Kubernetes API client: kubeconfig/in-cluster credentials, typed verbs, watches.
         .target(name: "KubernetesClient", dependencies: ["CCurl", "EnsembleCore"], exclude: ["README.md"]),
         // Test-only: the fake API server (scripts/fakeapi) started from Swift tests.
-        .target(name: "KubernetesTestSupport", dependencies: ["KubernetesClient", "EnsembleCore", "ZooKeeperTestSupport"]),
+        .target(name: "KubernetesTestSupport", dependencies: ["KubernetesClient", "EnsembleCore", "ZooKeeperTestSupport", "LocalEnsemble"]),
         // Observing members for the planners, reconfigs as the super user, the continuous
         // writer and monitor that measure a roll: shared by local mode and the operator.
         .target(name: "ZooKeeperOps", dependencies: ["EnsembleCore", "ZKConfig", "ZKAdmin", "NetCore", "ZooKeeperClient"]),

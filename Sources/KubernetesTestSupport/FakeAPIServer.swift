@@ -197,6 +197,12 @@ public final class FakeAPIServer: Sendable {
     public func setPodReady(namespace: String = "default", name: String, ready: Bool) async throws {
         try await control("POST", "/fake/pods/\(namespace)/\(name)/ready", ["ready": .bool(ready)])
     }
+    /// Pods deleted as on a node: a DELETE only marks them (deletionTimestamp), a DELETE with
+    /// gracePeriodSeconds 0 (what a kubelet sends once the containers stopped) removes them.
+    /// `KubeletBridge` turns it on and plays that kubelet.
+    public func setGracefulPodDeletion(_ enabled: Bool) async throws {
+        try await control("POST", "/fake/pods/graceful", ["enabled": .bool(enabled)])
+    }
     /// Merges `status` into a pod's status (podIP, phase, containerStatuses...).
     public func patchPodStatus(namespace: String = "default", name: String, status: Value) async throws {
         try await control("POST", "/fake/pods/\(namespace)/\(name)/status", status)

@@ -50,7 +50,10 @@ What it models
   volumeClaimTemplates (persistentVolumeClaimRetentionPolicy whenDeleted/whenScaled),
   Parallel and OrderedReady creation, highest ordinal first scale-down, OnDelete (a deleted
   pod returns at the update revision), status counts and revisions. Pods start Running and
-  not ready; tests set readiness.
+  not ready; tests set readiness. Pods are deleted at once, unless POST /fake/pods/graceful
+  {enabled: true}: then a DELETE marks a pod (deletionTimestamp, deletionGracePeriodSeconds)
+  and only a DELETE with gracePeriodSeconds=0 removes it, as a kubelet does once the
+  containers stopped (KubernetesTestSupport.KubeletBridge plays that kubelet).
 
 Control interface (authenticated like any request; KubernetesTestSupport.FakeAPIServer wraps it)
 - POST /fake/faults {verb, resource, name?, namespace?, subresource?, code?, reason?, message?,
@@ -64,6 +67,7 @@ Control interface (authenticated like any request; KubernetesTestSupport.FakeAPI
 - PUT /fake/tokens {tokens: [...]}: the valid bearer tokens.
 - POST /fake/pods/NS/NAME/ready {ready}: Ready/ContainersReady conditions, containerStatuses.
 - POST /fake/pods/NS/NAME/status {...}: merge into the pod's status (podIP, phase, ...).
+- POST /fake/pods/graceful {enabled}: graceful pod deletion on or off (see above).
 - GET /fake/requests: {byVerb, total, writes, connections}; DELETE resets them.
 
 What it does not model

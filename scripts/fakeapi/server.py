@@ -751,6 +751,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 state.counts.clear()
                 state.connections = 0
             return self.send_json(200, {})
+        if parts == ["pods", "graceful"] and method == "POST":
+            state.store.graceful_pods = bool(payload.get("enabled", True))
+            return self.send_json(200, {"enabled": state.store.graceful_pods})
         if len(parts) == 4 and parts[0] == "pods" and method == "POST":
             namespace, name, action = parts[1], parts[2], parts[3]
             if action == "ready":

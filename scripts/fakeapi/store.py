@@ -223,6 +223,10 @@ class Store:
         self.hooks = []  # called (resource, type, old, new) after every change, lock held
         self.gc_queue = queue.SimpleQueue()
         self.continue_epoch = 0
+        # Off: a deleted pod goes at once. On (POST /fake/pods/graceful): as on a node, a
+        # DELETE only marks the pod (deletionTimestamp) and a kubelet stand-in removes it with
+        # gracePeriodSeconds=0 once its containers stopped.
+        self.graceful_pods = False
         for resource in BUILTIN:
             self.register(resource)
         for name in ("default", "kube-system", "kube-public"):
@@ -552,6 +556,19 @@ class Store:
                 raise APIError(422, "Invalid", f"propagationPolicy: Unsupported value: {policy!r}")
             if dry_run:
                 return current, False
+            if resource.key == "/pods" and self.graceful_pods and (options or {}).get("gracePeriodSeconds") != 0:
+                if current["metadata"].get("deletionTimestamp"):
+                    return current, True
+                desired = copy.deepcopy(current)
+                grace = (options or {}).get("gracePeriodSeconds")
+                if grace is None:
+                    grace = (current.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+                desired["metadata"]["deletionTimestamp"] = timestamp()
+                desired["metadata"]["deletionGracePeriodSeconds"] = grace
+                desired["metadata"]["resourceVersion"] = str(self._next_rv())
+                self.objects[resource.key][(namespace or "", name)] = desired
+                self._record(resource, "MODIFIED", current, desired)
+                return desired, True
             finalizers = list(current["metadata"].get("finalizers") or [])
             if policy == "Foreground" and "foregroundDeletion" not in finalizers and self.dependents.get(current["metadata"]["uid"]):
                 finalizers.append("foregroundDeletion")
