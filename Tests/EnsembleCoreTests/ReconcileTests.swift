@@ -173,6 +173,14 @@ let later = "2025-01-01T00:05:00Z"
         let shrink = Reconciler.plan(ReconcileInput(record: try record(serverEnsemble(spec: ["engine": "Cassandra", "replicas": 2])), children: children, now: now))
         #expect(shrink.apply.isEmpty)
         #expect(shrink.status?.condition(.progressing)?.reason == "ScalingHeld")
+        // The condition and the Warning say how to do it by hand: decommission first.
+        let message = try #require(shrink.status?.condition(.progressing)?.message)
+        #expect(message.contains("`kubectl -n ns exec zk-2 -c cassandra -- nodetool decommission`, once nodetool status no longer lists it `kubectl -n ns scale statefulset zk --replicas=2`"), "\(message)")
+        #expect(shrink.events.contains { $0.type == .warning && $0.reason == "ScalingHeld" && $0.message == message })
+        let five = Reconciler.plan(ReconcileInput(record: try record(serverEnsemble(spec: ["engine": "Cassandra", "replicas": 3])),
+                                                  children: observed(first, statefulSet: StatefulSetState(specReplicas: 5)), now: now))
+        #expect(five.status?.condition(.progressing)?.message.contains("; then the same for zk-3 (`zkctl plan scale -f FILE --from 5`") == true,
+                "\(five.status?.condition(.progressing)?.message ?? "")")
     }
 
     @Test func childrenOfSomeoneElseAreLeftAlone() throws {

@@ -24,24 +24,34 @@ public enum DesiredChildren {
     }
 }
 
-/// Holds the member count of a running ensemble while no planner may change it.
+/// Holds the member count of a running ensemble where the operator cannot change it safely.
 ///
-/// Changing `spec.replicas` of a running ZooKeeper ensemble rewrites every member's static
+/// ZooKeeper: changing `spec.replicas` of a running ensemble rewrites every member's static
 /// server list; members restarted with it would form a different ensemble than the ones still
 /// running. That change belongs to the scaling planner; until it runs here, the operator keeps
-/// rendering the running member count, applies every other change, and says why. Cassandra
-/// grows by bootstrapping one node at a time (OrderedReady), but shrinking needs a
-/// decommission first, so only growth passes.
+/// rendering the running member count, applies every other change, and says why.
+/// Cassandra: a node leaves only after `nodetool decommission` has streamed its data away,
+/// which needs a command run inside its pod (pods/exec, a streaming protocol the operator does
+/// not speak): a shrink is held, with the commands that do it by hand.
 public enum MembershipGate {
     public struct Hold: Equatable, Sendable {
         public var running: Int
         public var wanted: Int
+        /// Why, and what a person can do about it.
+        public var message: String
     }
 
     public static func hold(_ ensemble: Ensemble, statefulSet: StatefulSetState?) -> Hold? {
         guard let running = statefulSet?.specReplicas, running > 0, running != ensemble.spec.replicas else { return nil }
-        if ensemble.spec.engine == .cassandra && ensemble.spec.replicas > running { return nil }
-        return Hold(running: running, wanted: ensemble.spec.replicas)
+        let wanted = ensemble.spec.replicas
+        switch ensemble.spec.engine {
+        case .cassandra:
+            guard wanted < running else { return nil }
+            return Hold(running: running, wanted: wanted, message: decommissionByHand(ensemble, running: running))
+        case .zooKeeper:
+            return Hold(running: running, wanted: wanted,
+                        message: "spec.replicas is \(wanted) but \(running) members run: changing the member list of a running ZooKeeper ensemble needs the scaling planner; every other change was applied")
+        }
     }
 
     /// The Ensemble to render: the spec, with the running member count while a hold is on.
@@ -50,5 +60,20 @@ public enum MembershipGate {
         var effective = ensemble
         effective.spec.replicas = hold.running
         return effective
+    }
+
+    /// What shrinking a ring takes, with the commands for its first node (`ScalePreview`'s).
+    static func decommissionByHand(_ ensemble: Ensemble, running: Int) -> String {
+        let names = EnsembleNames(ensemble)
+        let wanted = ensemble.spec.replicas
+        let first = running - 1
+        let commands = ScalePreview.steps(for: ensemble, from: running).filter { $0.decision.ordinal == first }.compactMap(\.command)
+        let steps = commands.map { "`\($0)`" }.joined(separator: ", once nodetool status no longer lists it ")
+        let rest = (wanted..<first).reversed().map(names.pod)
+        let then = rest.isEmpty ? "" : "; then the same for \(rest.joined(separator: ", "))"
+        return "spec.replicas is \(wanted) but \(running) nodes run: a Cassandra node leaves only after nodetool decommission has streamed "
+            + "its data to the others, and the operator runs no commands inside pods, so the ring is not shrunk. By hand, one node at a "
+            + "time from the highest ordinal, each while every other node is UN: \(steps)\(then) (`zkctl plan scale -f FILE --from \(running)` "
+            + "prints every step). The StatefulSet may then be lowered; its volume claims follow storage.reclaimPolicy. Every other change was applied"
     }
 }

@@ -1,3 +1,5 @@
+import ZKConfig
+
 /// The Ensemble's `status`, typed. What the operator writes, and what it reads back from the
 /// API server to decide whether a write is needed at all.
 public struct EnsembleStatus: Equatable, Sendable {
@@ -43,6 +45,38 @@ public struct EnsembleStatus: Equatable, Sendable {
         }
     }
 
+    /// ZooKeeper: the membership as the operator last read it (`/zookeeper/config`).
+    public struct Membership: Equatable, Sendable {
+        public struct Server: Equatable, Sendable {
+            /// The server id (`myid`): ordinal + 1.
+            public var id: Int
+            /// The member's pod.
+            public var member: String
+            /// participant (votes) or observer.
+            public var role: String
+
+            public init(id: Int, member: String, role: String) {
+                self.id = id
+                self.member = member
+                self.role = role
+            }
+        }
+
+        /// `0x` and the configuration version in hexadecimal, as ZooKeeper prints it.
+        public var version: String
+        public var servers: [Server]
+
+        public init(version: String, servers: [Server]) {
+            self.version = version
+            self.servers = servers
+        }
+
+        public init(_ config: DynamicConfig, names: EnsembleNames) {
+            self.init(version: config.versionText,
+                      servers: config.servers.map { Server(id: $0.id, member: names.pod($0.ordinal), role: $0.role.rawValue) })
+        }
+    }
+
     public var observedGeneration: Int
     public var phase: Phase
     public var replicas: Int
@@ -53,11 +87,12 @@ public struct EnsembleStatus: Equatable, Sendable {
     public var currentRevision: String?
     public var updateRevision: String?
     public var members: [Member]
+    public var membership: Membership?
     public var conditions: [Condition]
 
     public init(observedGeneration: Int, phase: Phase, replicas: Int = 0, readyReplicas: Int = 0, updatedReplicas: Int = 0,
                 leader: String? = nil, selector: String = "", currentRevision: String? = nil, updateRevision: String? = nil,
-                members: [Member] = [], conditions: [Condition] = []) {
+                members: [Member] = [], membership: Membership? = nil, conditions: [Condition] = []) {
         self.observedGeneration = observedGeneration
         self.phase = phase
         self.replicas = replicas
@@ -68,6 +103,7 @@ public struct EnsembleStatus: Equatable, Sendable {
         self.currentRevision = currentRevision
         self.updateRevision = updateRevision
         self.members = members
+        self.membership = membership
         self.conditions = conditions
     }
 
@@ -89,6 +125,12 @@ public struct EnsembleStatus: Equatable, Sendable {
                 "cqlVersion": m.cqlVersion.map(Value.string) ?? .null, "message": m.message.map(Value.string) ?? .null,
             ]
         })
+        if let membership {
+            v["membership"] = [
+                "version": .string(membership.version),
+                "servers": .array(membership.servers.map { ["id": .int($0.id), "member": .string($0.member), "role": .string($0.role)] }),
+            ]
+        }
         v["conditions"] = .array(conditions.map(\.value))
         return v.pruned()
     }
@@ -106,6 +148,13 @@ public struct EnsembleStatus: Equatable, Sendable {
                 Member(name: m["name"]?.stringValue ?? "", ordinal: m["ordinal"]?.intValue ?? 0, ready: m["ready"]?.boolValue ?? false,
                        revision: m["revision"]?.stringValue ?? "", role: m["role"]?.stringValue, zxid: m["zxid"]?.stringValue,
                        cqlVersion: m["cqlVersion"]?.stringValue, message: m["message"]?.stringValue)
+            },
+            membership: value["membership"].flatMap { m -> Membership? in
+                guard let version = m["version"]?.stringValue else { return nil }
+                return Membership(version: version, servers: (m["servers"]?.arrayValue ?? []).compactMap { server in
+                    guard let id = server["id"]?.intValue else { return nil }
+                    return .init(id: id, member: server["member"]?.stringValue ?? "", role: server["role"]?.stringValue ?? "")
+                })
             },
             conditions: (value["conditions"]?.arrayValue ?? []).compactMap(Condition.init))
     }

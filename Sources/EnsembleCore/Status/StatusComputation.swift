@@ -107,8 +107,7 @@ public enum StatusComputation {
 
         let progressing: Condition
         if let hold = input.hold {
-            progressing = condition(.progressing, .isFalse, "ScalingHeld",
-                                    "spec.replicas is \(hold.wanted) but \(hold.running) members run: changing the member list of a running \(ensemble.spec.engine.rawValue) ensemble needs the scaling planner; every other change was applied")
+            progressing = condition(.progressing, .isFalse, "ScalingHeld", hold.message)
         } else if input.statefulSet == nil {
             progressing = condition(.progressing, .isTrue, "Creating", "creating the \(ensemble.spec.engine.rawValue) children")
         } else if ready < wanted && !everServed {
