@@ -59,7 +59,8 @@ let package = Package(
         .target(name: "ControllerRuntime", dependencies: ["EnsembleCore", "NetCore", "KubernetesClient"]),
         .executableTarget(
             name: "EnsembleOperator",
-            dependencies: ["EnsembleCore", "ControllerRuntime", "KubernetesClient", "NetCore", "ZKAdmin", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["EnsembleCore", "ControllerRuntime", "KubernetesClient", "NetCore", "ZKAdmin", "ZKConfig", "ZooKeeperOps",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "zkctl",
@@ -69,7 +70,7 @@ let package = Package(
         .testTarget(name: "ZKConfigTests", dependencies: ["ZKConfig"]),
         // The real ensemble-operator binary against the fake API server (and a real one with
         // ENSEMBLE_TEST_KUBECONFIG), with real ZooKeeper members on 127.x.y.z.
-        .testTarget(name: "OperatorE2ETests", dependencies: ["EnsembleCore", "KubernetesClient", "KubernetesTestSupport", "NetCore", "ZooKeeperTestSupport"]),
+        .testTarget(name: "OperatorE2ETests", dependencies: ["EnsembleCore", "KubernetesClient", "KubernetesTestSupport", "NetCore", "ZooKeeperTestSupport", "ZooKeeperOps"]),
         .testTarget(name: "ControllerRuntimeTests", dependencies: ["ControllerRuntime", "EnsembleCore", "NetCore", "KubernetesClient"]),
         .testTarget(name: "EnsembleCoreTests", dependencies: ["EnsembleCore", "ZKConfig"], exclude: ["Golden"]),
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),

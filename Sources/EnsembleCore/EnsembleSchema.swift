@@ -288,6 +288,16 @@ public enum EnsembleAPI {
             ("revision", .string("StatefulSet revision the member's pod was created from.", maxLength: 128)),
             ("message", .string("Why the member gave no answer to the operator's check.", maxLength: 1024)),
         ]), maxItems: cassandraMaxReplicas)),
+        ("memberChange", .object("A roll or a scale under way, one member at a time; absent when there is none. Why the operator waits or stopped is the Progressing (or Degraded) condition's reason and message.", defaulted: false, [
+            ("activity", .string("Roll or Scaling.", maxLength: 32)),
+            ("step", .string("What the operator does or waits for now, e.g. restart zk-2.", maxLength: 256)),
+            ("targetRevision", .string("The revision members are rolled to.", maxLength: 128)),
+            ("leaderHandOff", .string("ZooKeeper: on, or why the leader restarts in place instead (then the others elect a new leader once it is down).", maxLength: 1024)),
+            ("waitingFor", .string("The wait under way; its timeout counts from waitingSince, also across operator restarts.", maxLength: 256)),
+            ("waitingSince", .string("When that wait began (RFC 3339).", maxLength: 64)),
+            ("leftConfiguration", .array("server.N lines of members the operator took out of the dynamic configuration (a leader hand-off); each is added back as it was.",
+                                         of: .string("A server.N=... line.", maxLength: 1024), maxItems: 16)),
+        ])),
         ("membership", .object("ZooKeeper: the membership as the operator last read it from /zookeeper/config. Scaling changes it one server at a time, each reconfig conditional on the version.", defaulted: false, [
             ("version", .string("The configuration version (hexadecimal, as ZooKeeper prints it); every reconfig moves it.", maxLength: 32)),
             ("servers", .array("The servers of the configuration.", of: .object("One server.", defaulted: false, [

@@ -18,6 +18,8 @@ public struct EnsembleNames: Sendable {
     public var podDisruptionBudget: String { "\(name)-pdb" }
     public var configMap: String { "\(name)-config" }
     public var serviceMonitor: String { "\(name)-metrics" }
+    /// ZooKeeper: the Secret holding the super user that may reconfigure the members.
+    public var superUserSecret: String { "\(name)-super-user" }
     public func pod(_ ordinal: Int) -> String { "\(name)-\(ordinal)" }
     /// The PVC the StatefulSet's `data` volumeClaimTemplate gives a member.
     public func volumeClaim(_ ordinal: Int) -> String { "data-\(pod(ordinal))" }

@@ -46,21 +46,47 @@ public struct RenderOptions: Sendable {
     }
 }
 
+/// The operator's super user for one ZooKeeper Ensemble, as rendering refers to it: members
+/// read its digest from the Secret (never from the pod spec), and the pod template carries a
+/// hash of it, so members started before it existed (or with an older one) are rolled.
+public struct SuperUserReference: Equatable, Sendable {
+    public var secretName: String
+    /// fnv1a64 of the digest: a hash of a one-way hash of a random password.
+    public var digestHash: String
+
+    public init(secretName: String, digestHash: String) {
+        self.secretName = secretName
+        self.digestHash = digestHash
+    }
+
+    public init(secretName: String, superUser: SuperUser) {
+        self.init(secretName: secretName, digestHash: fnv1a64(superUser.digest))
+    }
+}
+
 /// Manifests for one Ensemble, as pure functions of it.
 public enum Rendering {
     public static let configHashAnnotation = "ensemble.dev/config-hash"
+    /// On member pods: `SuperUserReference.digestHash` of the super user the member accepts.
+    public static let superUserAnnotation = "ensemble.dev/super-user"
 
     /// The ConfigMap key with the membership a starting member is given (`StagedMembership`).
     public static let membershipKey = "zoo.cfg.dynamic"
 
     /// Every object the operator creates for the Ensemble, in apply order.
     ///
-    /// - Parameter membership: ZooKeeper: the membership as the operator last read it
-    ///   (`/zookeeper/config`); nil renders members 0 to replicas - 1 (an ensemble that has
-    ///   not formed yet). It goes into the ConfigMap's `membershipKey` and sizes the
-    ///   PodDisruptionBudget, and never into the hash that rolls members.
-    public static func render(_ ensemble: Ensemble, options: RenderOptions = RenderOptions(), membership: DynamicConfig? = nil) -> [Value] {
-        let context = RenderContext(ensemble: ensemble, options: options, membership: membership)
+    /// - Parameters:
+    ///   - superUser: ZooKeeper, the operator's Secret once it exists: gives members the super
+    ///     user's digest.
+    ///   - membership: ZooKeeper: the membership as the operator last read it
+    ///     (`/zookeeper/config`); nil renders members 0 to replicas - 1 (an ensemble that has
+    ///     not formed yet). It goes into the ConfigMap's `membershipKey` and sizes the
+    ///     PodDisruptionBudget, and never into the hash that rolls members.
+    public static func render(_ ensemble: Ensemble, options: RenderOptions = RenderOptions(),
+                              superUser: SuperUserReference? = nil, membership: DynamicConfig? = nil) -> [Value] {
+        let zooKeeper = ensemble.spec.engine == .zooKeeper
+        let context = RenderContext(ensemble: ensemble, options: options, superUser: zooKeeper ? superUser : nil,
+                                    membership: zooKeeper ? membership : nil)
         var objects: [Value] = []
         if ensemble.spec.engine == .zooKeeper { objects.append(context.zooKeeperConfigMap()) }
         objects.append(context.headlessService())
@@ -131,15 +157,17 @@ public func fnv1a64(_ text: String) -> String {
 struct RenderContext {
     let ensemble: Ensemble
     let options: RenderOptions
+    let superUser: SuperUserReference?
     let membership: DynamicConfig?
     let names: EnsembleNames
     var spec: EnsembleSpec { ensemble.spec }
     var isZooKeeper: Bool { spec.engine == .zooKeeper }
 
-    init(ensemble: Ensemble, options: RenderOptions, membership: DynamicConfig? = nil) {
+    init(ensemble: Ensemble, options: RenderOptions, superUser: SuperUserReference? = nil, membership: DynamicConfig? = nil) {
         self.ensemble = ensemble
         self.options = options
-        self.membership = ensemble.spec.engine == .zooKeeper ? membership : nil
+        self.superUser = superUser
+        self.membership = membership
         self.names = EnsembleNames(ensemble)
     }
 
@@ -266,6 +294,7 @@ struct RenderContext {
     func statefulSet() -> Value {
         var podAnnotations = spec.pod.annotations
         if isZooKeeper { podAnnotations[Rendering.configHashAnnotation] = configHash }
+        if let superUser { podAnnotations[Rendering.superUserAnnotation] = superUser.digestHash }
         var templateMeta: Value = ["labels": .sortedMap(names.labels.merging(spec.pod.labels) { operatorValue, _ in operatorValue })]
         if !podAnnotations.isEmpty { templateMeta["annotations"] = .sortedMap(podAnnotations) }
         var volumeClaimSpec: Value = [
@@ -504,7 +533,7 @@ struct RenderContext {
                 ["name": "ZOOCFGDIR", "value": .string(ZooKeeperLayout.configDir)],
                 ["name": "ZOO_LOG_DIR", "value": .string(ZooKeeperLayout.logDir)],
                 ["name": "JVMFLAGS", "value": .string("-Xms\(heap) -Xmx\(heap) -Dzookeeper.log.dir=\(ZooKeeperLayout.logDir)")],
-            ] + userEnv),
+            ] + superUserEnv + userEnv),
             "ports": .array([
                 ["name": "client", "containerPort": 2181],
                 ["name": "server", "containerPort": 2888],
@@ -524,6 +553,17 @@ struct RenderContext {
                 ["name": "tmp", "mountPath": .string(PodLayout.tmp)],
             ]),
         ]
+    }
+
+    /// zkServer.sh puts $SERVER_JVMFLAGS before $JVMFLAGS on the server's command line (zkEnv.sh
+    /// only prepends a default -Xmx, which JVMFLAGS' own -Xmx overrides): the digest comes from
+    /// the Secret, so it never sits in the pod spec.
+    var superUserEnv: [Value] {
+        guard let superUser else { return [] }
+        return [[
+            "name": "SERVER_JVMFLAGS",
+            "valueFrom": ["secretKeyRef": ["name": .string(superUser.secretName), "key": .string(SuperUserSecret.jvmFlagsKey)]],
+        ]]
     }
 
     var seeds: String {

@@ -34,7 +34,7 @@ public enum Validator {
 
     /// Env variables the operator sets itself; overriding them would break the members.
     public static let operatorOwnedEnv: [Engine: Set<String>] = [
-        .zooKeeper: ["JVMFLAGS", "ZOOCFGDIR", "ZOO_CONF_DIR", "ZOO_DATA_DIR", "ZOO_DATA_LOG_DIR", "ZOO_MY_ID", "ZOO_SERVERS",
+        .zooKeeper: ["JVMFLAGS", "SERVER_JVMFLAGS", "ZOOCFGDIR", "ZOO_CONF_DIR", "ZOO_DATA_DIR", "ZOO_DATA_LOG_DIR", "ZOO_MY_ID", "ZOO_SERVERS",
                      "ZOO_LOG_DIR", "ZOO_4LW_COMMANDS_WHITELIST"],
         .cassandra: ["MAX_HEAP_SIZE", "HEAP_NEWSIZE", "CASSANDRA_SEEDS", "CASSANDRA_CLUSTER_NAME", "CASSANDRA_DC", "CASSANDRA_RACK",
                      "CASSANDRA_ENDPOINT_SNITCH", "CASSANDRA_NUM_TOKENS", "POD_IP"],

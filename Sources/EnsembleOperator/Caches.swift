@@ -12,6 +12,8 @@ struct Caches: Sendable {
     let disruptionBudgets = Store<ObservedChild>(owner: Caches.byInstance)
     let pods = Store<ObservedPod> { key, pod in pod.instance.map { ObjectKey(namespace: key.namespace, name: $0) } }
     let claims = Store<ObservedClaim> { key, claim in claim.instance.map { ObjectKey(namespace: key.namespace, name: $0) } }
+    /// The super-user Secrets the operator made (managed-by label): never another Secret.
+    let secrets = Store<ObservedSecret> { key, secret in secret.instance.map { ObjectKey(namespace: key.namespace, name: $0) } }
 
     @Sendable static func byInstance(_ key: ObjectKey, _ child: ObservedChild) -> ObjectKey? {
         child.instance.map { ObjectKey(namespace: key.namespace, name: $0) }
@@ -22,7 +24,7 @@ struct Caches: Sendable {
     }
 
     var isSynced: Bool {
-        ensembles.isSynced && pods.isSynced && claims.isSynced && childStores.allSatisfy { $0.1.isSynced }
+        ensembles.isSynced && pods.isSynced && claims.isSynced && secrets.isSynced && childStores.allSatisfy { $0.1.isSynced }
     }
 
     func children(of key: ObjectKey) -> [ObservedChild] { childStores.flatMap { $0.1.owned(by: key) } }
@@ -36,8 +38,8 @@ struct Caches: Sendable {
         }
     }
 
-    /// The informers that fill the stores. Children and pods carry the operator's managed-by
-    /// label; volume claims carry only the StatefulSet's selector labels.
+    /// The informers that fill the stores. Children, pods and the super-user Secrets carry the
+    /// operator's managed-by label; volume claims carry only the StatefulSet's selector labels.
     func informers(namespace: String) -> [@Sendable (KubernetesClient, Logger, @escaping @Sendable (Set<ObjectKey>) async -> Void) async -> Void] {
         let managed = LabelSelector([.equals("app.kubernetes.io/managed-by", "ensemble-operator")])
         let members = LabelSelector([.in("app.kubernetes.io/name", ["zookeeper", "cassandra"]), .exists(instanceLabel)])
@@ -58,6 +60,11 @@ struct Caches: Sendable {
         runs.append { client, logger, onChange in
             await Informer(type: .pods, namespace: namespace, labelSelector: managed, trim: { ObservedPod($0) }, changed: { $0 != $1 })
                 .run(client: client, store: pods, logger: logger, onChange: onChange)
+        }
+        let secrets = self.secrets
+        runs.append { client, logger, onChange in
+            await Informer(type: .secrets, namespace: namespace, labelSelector: managed, trim: { ObservedSecret($0) }, changed: { $0 != $1 })
+                .run(client: client, store: secrets, logger: logger, onChange: onChange)
         }
         let claims = self.claims
         runs.append { client, logger, onChange in

@@ -1,17 +1,28 @@
 import ControllerRuntime
 import EnsembleCore
 import KubernetesClient
+import NetCore
+import Synchronization
+import ZKConfig
+import ZooKeeperOps
 
-/// The I/O shell of one reconcile: reads the caches, asks `Reconciler.plan` (pure) what to
-/// do, and does exactly that. A plan with nothing in it makes no request at all.
+/// The I/O shell of one reconcile: reads the caches and what the members said (prober,
+/// `/zookeeper/config` sessions), asks `Reconciler.plan` (pure) what to do, and does exactly
+/// that: the finalizer, children, at most one member action (a pod deletion or a reconfig,
+/// handed to the sessions so no reconcile waits for one), the status, events. A plan with
+/// nothing in it makes no request at all.
 struct EnsembleReconciler: Sendable {
     let client: KubernetesClient
     let caches: Caches
     let prober: MemberProber
+    let sessions: ConfigSessions
     let queue: WorkQueue<ObjectKey>
     let renderOptions: RenderOptions
     let identity: String
     let logger: Logger
+    /// Seconds answers and the configuration may be old and still be acted on.
+    let freshness: Double
+    let memory = MemberChangeMemory()
     /// Failed clean-ups after which the finalizer goes anyway, so a broken clean-up can never
     /// hold the Ensemble (or its namespace) from being deleted.
     let cleanupAttempts = 5
@@ -19,21 +30,28 @@ struct EnsembleReconciler: Sendable {
     func reconcile(_ key: ObjectKey) async throws -> Action {
         guard let record = caches.ensembles.get(key) else {
             prober.forget(key)
-            return .awaitChange
-        }
-        let input = ReconcileInput(
-            record: record, children: caches.children(of: key), pods: caches.pods.owned(by: key),
-            claims: caches.claims.owned(by: key), members: prober.observations(key), options: renderOptions, now: rfc3339())
-        let plan = Reconciler.plan(input)
-        if logger.level <= .debug {
-            logger.debug("reconcile", ["ensemble": key.description, "deleting": String(record.deleting), "finalizer": "\(plan.finalizer)",
-                                       "apply": String(plan.apply.count), "status": String(plan.status != nil), "events": String(plan.events.count)])
-        }
-        if plan.isEmpty {
-            requestProbeIfNeeded(key, input)
+            sessions.release(key)
+            memory.forget(key)
             return .awaitChange
         }
         let log = logger.with("ensemble", key.description)
+        try await ensureSuperUserSecret(record, key: key, log: log)
+        let input = ReconcileInput(
+            record: record, children: caches.children(of: key), pods: caches.pods.owned(by: key),
+            claims: caches.claims.owned(by: key), members: prober.observations(key), secrets: caches.secrets.owned(by: key),
+            live: live(key, record), options: renderOptions, now: rfc3339())
+        let plan = Reconciler.plan(input)
+        let outcomes = sessions.takeOutcomes(key)
+        if logger.level <= .debug {
+            logger.debug("reconcile", ["ensemble": key.description, "deleting": String(record.deleting), "finalizer": "\(plan.finalizer)",
+                                       "apply": String(plan.apply.count), "status": String(plan.status != nil), "events": String(plan.events.count),
+                                       "memberChange": plan.memberChange.map { "\($0.decision.line)\($0.held ? " (held)" : "")" } ?? "none"])
+        }
+        if plan.isEmpty {
+            for outcome in outcomes { await event(record, Self.outcomeEvent(outcome)) }
+            afterReconcile(key, record, input, plan)
+            return Self.action(plan)
+        }
 
         switch plan.finalizer {
         case .none:
@@ -67,7 +85,10 @@ struct EnsembleReconciler: Sendable {
             }
             try await setFinalizers(record, record.finalizers.filter { $0 != ClaimFinalizer.name })
         }
-        if record.deleting { return .awaitChange }
+        if record.deleting {
+            sessions.release(key)
+            return .awaitChange
+        }
 
         for child in plan.apply {
             let applied = try await client.apply(Caches.resource(child.kind), child.body, namespace: child.namespace,
@@ -85,17 +106,21 @@ struct EnsembleReconciler: Sendable {
             } catch where error.isNotFound {}
         }
         // After applying, the status describes the children as written (a new Ensemble goes
-        // straight to Creating instead of writing Pending first).
-        var status = plan.status
+        // straight to Creating instead of writing Pending first), and the member change sees
+        // the StatefulSet as written.
+        var final = plan
         var events = plan.events
         if !plan.apply.isEmpty {
             var refreshed = input
             refreshed.children = caches.children(of: key)
-            let after = Reconciler.plan(refreshed)
-            status = after.status
-            events = plan.events.filter { $0.reason == "Created" || $0.reason == "Updated" } + after.events
+            final = Reconciler.plan(refreshed)
+            events = plan.events.filter { $0.reason == "Created" || $0.reason == "Updated" } + final.events
         }
-        if let status {
+        if let action = final.memberAction, let step = final.memberChange {
+            let performed = try await perform(action, step: step, record: record, key: key, log: log)
+            if !performed { events.removeAll { $0.reason == step.decision.reason.code } }
+        }
+        if let status = final.status {
             let written: KubeObject
             do {
                 written = try await client.patchStatus(.ensembles, name: key.name, namespace: key.namespace,
@@ -110,15 +135,145 @@ struct EnsembleReconciler: Sendable {
             }
         }
         for item in events { await event(record, item) }
-        requestProbeIfNeeded(key, input)
-        return .awaitChange
+        for outcome in outcomes { await event(record, Self.outcomeEvent(outcome)) }
+        afterReconcile(key, record, input, final)
+        return Self.action(final)
     }
 
-    /// A JSON merge patch turning `old` into `new` at the top level: keys that went away are
-    /// set to null (arrays are replaced whole by merge patches anyway).
+    static func action(_ plan: ReconcilePlan) -> Action {
+        plan.requeueAfter.map { .requeue(after: $0) } ?? .awaitChange
+    }
+
+    // MARK: Member changes
+
+    /// The live side of the input. Fresh: answers from a prober round, and (ZooKeeper) a read
+    /// of the configuration, both begun after this Ensemble's last member action (or this
+    /// operator's start) and finished within `freshness` seconds.
+    func live(_ key: ObjectKey, _ record: EnsembleRecord) -> LiveMembers {
+        let snapshot = sessions.snapshot(key)
+        let since = memory.lastAction(key)
+        let now = monotonicNanoseconds()
+        let maxAge = UInt64(freshness * 1e9)
+        let answersFresh = prober.lastRound(key).map { $0.started > since && now &- $0.finished <= maxAge } ?? false
+        let configFresh = record.ensemble?.spec.engine != .zooKeeper
+            || (snapshot.map { $0.readStarted > since && now &- $0.readFinished <= maxAge } ?? false)
+        return LiveMembers(config: snapshot?.config, reconfigInFlight: snapshot?.inFlight != nil,
+                           reconfigRefused: snapshot?.refused, fresh: answersFresh && configFresh)
+    }
+
+    /// Keeps what a member change reads current: the configuration session while one may be
+    /// under way, and member answers asked for at every look (a wait notices a member
+    /// rejoining at once).
+    private func afterReconcile(_ key: ObjectKey, _ record: EnsembleRecord, _ input: ReconcileInput, _ plan: ReconcilePlan) {
+        if plan.wantsLiveConfig, let ensemble = record.ensemble {
+            sessions.want(key, target: sessionTarget(ensemble, record: record, pods: input.pods, secrets: input.secrets))
+        } else {
+            sessions.release(key)
+        }
+        if let step = plan.memberChange, !step.decision.isDone {
+            prober.request(key)
+            if !input.live.fresh { sessions.requestRead(key) }
+            return
+        }
+        requestProbeIfNeeded(key, input)
+    }
+
+    /// Ready members running with the operator's super user (a reconfig's rights are checked
+    /// by the member the session talks to), else every ready member, else every member.
+    func sessionTarget(_ ensemble: Ensemble, record: EnsembleRecord, pods: [ObservedPod], secrets: [ObservedSecret]) -> ConfigSessions.Target {
+        let secret = SuperUserSecret.owned(by: record, in: secrets)
+        let reference = SuperUserSecret.reference(secret)
+        let live = pods.filter { !$0.deleting && $0.ordinal != nil }.sorted { $0.ordinal! < $1.ordinal! }
+        let ready = live.filter(\.ready)
+        let withSuperUser = ready.filter { reference != nil && $0.superUser == reference!.digestHash }
+        let chosen = !withSuperUser.isEmpty ? withSuperUser : !ready.isEmpty ? ready : live
+        let members = chosen.compactMap { prober.template.address(of: ensemble, ordinal: $0.ordinal!) }.map { displayName($0) }
+        return ConfigSessions.Target(members: members, superUser: secret?.superUser)
+    }
+
+    /// Does one member action; false when there was nothing left to do (the pod was already
+    /// gone or replaced, a reconfig already in flight).
+    private func perform(_ action: MemberAction, step: MemberChangeStep, record: EnsembleRecord, key: ObjectKey, log: Logger) async throws -> Bool {
+        let (summary, reason) = (step.decision.summary, step.decision.reason.code)
+        switch action {
+        case .deletePod(let name, let uid):
+            do {
+                _ = try await client.delete(.pods, name: name, namespace: key.namespace, options: DeleteOptions(preconditionUID: uid))
+            } catch where error.isNotFound || error.isConflict {
+                return false
+            }
+            log.info("deleted member pod", ["step": summary, "reason": reason, "pod": name])
+        case .reconfig(let reconfig, let serverValue):
+            guard sessions.submit(key, action: reconfig, serverValue: serverValue) else { return false }
+            log.info("reconfig submitted", ["step": summary, "reason": reason])
+        case .scaleStatefulSet(let replicas):
+            _ = try await client.patch(.statefulSets, name: record.name, namespace: key.namespace, patch: ["spec": ["replicas": .int(replicas)]])
+            log.info("scaled the StatefulSet", ["step": summary, "reason": reason, "replicas": String(replicas)])
+        case .deleteClaim(let name):
+            do {
+                _ = try await client.delete(.persistentVolumeClaims, name: name, namespace: key.namespace)
+            } catch where error.isNotFound {
+                return false
+            }
+            log.info("deleted volume claim", ["step": summary, "reason": reason, "claim": name])
+        }
+        memory.acted(key)
+        prober.request(key)
+        sessions.requestRead(key)
+        return true
+    }
+
+    static func outcomeEvent(_ outcome: (PlanAction, ReconfigOutcome)) -> EnsembleEvent {
+        let (action, result) = outcome
+        let what: String
+        switch action {
+        case .addToConfig(let o, let version): what = "adding server.\(o + 1) (conditional on version 0x\(String(version, radix: 16)))"
+        case .removeFromConfig(let o, let version): what = "removing server.\(o + 1) (conditional on version 0x\(String(version, radix: 16)))"
+        default: what = "\(action)"
+        }
+        switch result {
+        case .applied: return EnsembleEvent(.normal, "ReconfigApplied", "\(what): \(result)")
+        case .notApplied, .superseded: return EnsembleEvent(.normal, "ReconfigNotApplied", "\(what): \(result); planned again from what the members say now")
+        case .refused: return EnsembleEvent(.warning, "ReconfigRefused", "\(what): \(result)")
+        case .unknown: return EnsembleEvent(.warning, "ReconfigOutcomeUnknown", "\(what): \(result)")
+        }
+    }
+
+    /// Creates the super-user Secret of a ZooKeeper Ensemble that has none: once, with a random
+    /// password; never logged. A Secret of that name the operator does not own is left alone
+    /// (an Event says so) and tried again a minute later.
+    private func ensureSuperUserSecret(_ record: EnsembleRecord, key: ObjectKey, log: Logger) async throws {
+        guard SuperUserSecret.needed(record, secrets: caches.secrets.owned(by: key)), let ensemble = record.ensemble,
+              memory.mayCreateSecret(key) else { return }
+        let body = SuperUserSecret.render(ensemble, superUser: SuperUser.generate())
+        let name = EnsembleNames(ensemble).superUserSecret
+        do {
+            let created = try await client.create(.secrets, body, namespace: key.namespace)
+            if let observed = ObservedSecret(created.value) {
+                caches.secrets.upsert(ObjectKey(namespace: key.namespace, name: observed.name), observed, resourceVersion: created.resourceVersion)
+            }
+            log.info("created the super-user Secret", ["secret": name])
+        } catch where (error as? KubernetesError)?.isAlreadyExists == true {
+            // Ours would be in the cache (it carries the managed-by label): this one is not.
+            if memory.secretConflict(key) {
+                await event(record, EnsembleEvent(.warning, "SuperUserSecretConflict",
+                                                  "Secret \(name) exists but was not made by the operator for this Ensemble; it is left alone, and leader hand-off stays off until it is removed"))
+            }
+        }
+    }
+
+    /// A JSON merge patch turning `old` into `new`: keys that went away are set to null, in
+    /// nested objects too (arrays are replaced whole by merge patches anyway).
     static func mergePatch(from old: Value?, to new: Value) -> Value {
+        guard new.objectValue != nil else { return new }
         var patch = new
-        for key in old?.objectValue?.keys ?? [] where new[key] == nil { patch[key] = .null }
+        for key in old?.objectValue?.keys ?? [] {
+            guard let value = new[key] else {
+                patch[key] = .null
+                continue
+            }
+            if value.objectValue != nil, old?[key]?.objectValue != nil { patch[key] = mergePatch(from: old?[key], to: value) }
+        }
         return patch
     }
 
@@ -155,4 +310,39 @@ struct EnsembleReconciler: Sendable {
 struct CleanupError: Error, CustomStringConvertible {
     var text: String
     var description: String { "deleting volume claims failed: \(text)" }
+}
+
+/// What the reconciler remembers of member changes between reconciles. Losing it (a restart)
+/// is safe: the next action then waits for observations made after this process started.
+final class MemberChangeMemory: Sendable {
+    private struct State {
+        var lastAction: [ObjectKey: UInt64] = [:]
+        var secretRefused: [ObjectKey: UInt64] = [:]
+    }
+
+    let started = monotonicNanoseconds()
+    private let state = Mutex(State())
+
+    func lastAction(_ key: ObjectKey) -> UInt64 { state.withLock { $0.lastAction[key] } ?? started }
+    func acted(_ key: ObjectKey) { state.withLock { $0.lastAction[key] = monotonicNanoseconds() } }
+
+    /// False for a minute after a Secret of the name turned out to be someone else's.
+    func mayCreateSecret(_ key: ObjectKey) -> Bool {
+        state.withLock { state in state.secretRefused[key].map { monotonicNanoseconds() &- $0 > 60_000_000_000 } ?? true }
+    }
+
+    /// Remembers a foreign Secret; true the first time (for the Event).
+    func secretConflict(_ key: ObjectKey) -> Bool {
+        state.withLock { state in
+            defer { state.secretRefused[key] = monotonicNanoseconds() }
+            return state.secretRefused[key] == nil
+        }
+    }
+
+    func forget(_ key: ObjectKey) {
+        state.withLock { state in
+            state.lastAction[key] = nil
+            state.secretRefused[key] = nil
+        }
+    }
 }

@@ -29,6 +29,9 @@ final class MemberProber: Sendable {
     let metrics: MetricsRegistry
     let logger: Logger
     private let results = Mutex<[ObjectKey: [Int: Detail]]>([:])
+    /// When the last round that asked an Ensemble's members started and finished (monotonic
+    /// nanoseconds): a member change acts only on answers gathered after its last action.
+    private let rounds = Mutex<[ObjectKey: (started: UInt64, finished: UInt64)]>([:])
     private let requested = Mutex<Set<ObjectKey>>([])
     private let wake = WakeSignal()
     /// Blocking checks run on serial queues of their own, one per concurrent check: a serial
@@ -71,8 +74,14 @@ final class MemberProber: Sendable {
         wake.fire()
     }
 
+    /// The last completed round for this Ensemble, if any.
+    func lastRound(_ key: ObjectKey) -> (started: UInt64, finished: UInt64)? {
+        rounds.withLock { $0[key] }
+    }
+
     func forget(_ key: ObjectKey) {
         results.withLock { _ = $0.removeValue(forKey: key) }
+        rounds.withLock { _ = $0.removeValue(forKey: key) }
         for name in Self.metricNames { metrics.replace(name, group: Self.prefix(key), []) }
     }
 
@@ -103,6 +112,7 @@ final class MemberProber: Sendable {
     }
 
     private func probe(_ keys: [ObjectKey], onChange: @escaping @Sendable (ObjectKey) async -> Void) async {
+        let started = monotonicNanoseconds()
         var jobs: [(ObjectKey, Ensemble, ObservedPod, Int)] = []
         for key in keys {
             guard let record = caches.ensembles.get(key), let ensemble = record.ensemble, !record.deleting else { continue }
@@ -126,6 +136,8 @@ final class MemberProber: Sendable {
                 if next < jobs.count { launch(lane: lane) }
             }
         }
+        let finished = monotonicNanoseconds()
+        rounds.withLock { rounds in for key in keys { rounds[key] = (started, finished) } }
         for key in keys {
             let details = fresh[key] ?? [:]
             let previous = results.withLock { r -> [Int: Detail]? in
@@ -138,13 +150,17 @@ final class MemberProber: Sendable {
         }
     }
 
-    /// What a status shows, without the zxid (it moves with every write).
+    /// What a status shows, without the zxid (it moves with every write), and what the
+    /// planners act on: which pod answered, and non-voting followers (a member outside the
+    /// configuration).
     static func significant(_ details: [Int: Detail]) -> [Int: String] {
         details.mapValues { detail in
-            switch detail.observation.answer {
-            case .zooKeeper(let role, _): return "zk:\(role)"
-            case .cassandra(let version): return "cql:\(version)"
-            case .failed(let reason): return "failed:\(reason)"
+            let answer = detail.observation
+            let pod = "\(answer.podUID ?? ""):nv\(answer.syncedNonVotingFollowers ?? 0)"
+            switch answer.answer {
+            case .zooKeeper(let role, _): return "zk:\(role):\(pod)"
+            case .cassandra(let version): return "cql:\(version):\(pod)"
+            case .failed(let reason): return "failed:\(answer.answered):\(reason):\(pod)"
             }
         }
     }
@@ -170,18 +186,23 @@ final class MemberProber: Sendable {
                     case .zooKeeper:
                         do {
                             let status = try MemberStatus.fetch(host: host, port: port, deadline: deadline)
-                            detail = Detail(observation: MemberAnswer(ordinal: ordinal, answer: .zooKeeper(role: status.mode.rawValue, zxid: status.zxid)),
+                            detail = Detail(observation: MemberAnswer(ordinal: ordinal, answer: .zooKeeper(role: status.mode.rawValue, zxid: status.zxid),
+                                                                      podUID: pod.uid, syncedFollowers: status.syncedFollowers,
+                                                                      syncedNonVotingFollowers: status.syncedNonVotingFollowers),
                                             pod: pod.name, status: status)
                         } catch {
-                            detail = Detail(observation: MemberAnswer(ordinal: ordinal, answer: .failed("\(host):\(port): \(error)")), pod: pod.name)
+                            detail = Detail(observation: MemberAnswer(ordinal: ordinal, answer: .failed("\(host):\(port): \(error)"), podUID: pod.uid,
+                                                                      answered: (error as? FourLetterWordError) == .notServing),
+                                            pod: pod.name)
                         }
                     case .cassandra:
                         do {
                             let supported = try CQLHandshake.options(host: host, port: port, deadline: deadline)
                             let versions = (supported["CQL_VERSION"] ?? []).joined(separator: ",")
-                            detail = Detail(observation: MemberAnswer(ordinal: ordinal, answer: .cassandra(cqlVersion: versions)), pod: pod.name)
+                            detail = Detail(observation: MemberAnswer(ordinal: ordinal, answer: .cassandra(cqlVersion: versions), podUID: pod.uid), pod: pod.name)
                         } catch {
-                            detail = Detail(observation: MemberAnswer(ordinal: ordinal, answer: .failed("\(host):\(port): \(error)")), pod: pod.name)
+                            detail = Detail(observation: MemberAnswer(ordinal: ordinal, answer: .failed("\(host):\(port): \(error)"), podUID: pod.uid),
+                                            pod: pod.name)
                         }
                     }
                     once.withLock { $0.take() }?.resume(returning: detail)

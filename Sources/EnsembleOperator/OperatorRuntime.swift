@@ -73,8 +73,10 @@ struct OperatorRuntime: Sendable {
         })
         let prober = MemberProber(caches: caches, template: settings.memberAddressTemplate, interval: settings.memberProbeInterval,
                                   timeout: settings.memberProbeTimeout, metrics: metrics, logger: logger)
-        let reconciler = EnsembleReconciler(client: client, caches: caches, prober: prober, queue: queue,
-                                            renderOptions: RenderOptions(probeImage: settings.probeImage, memberServer: settings.memberServerTemplate), identity: identity, logger: logger)
+        let sessions = ConfigSessions(interval: settings.memberProbeInterval, requestTimeout: max(3, settings.memberProbeTimeout), logger: logger)
+        let reconciler = EnsembleReconciler(client: client, caches: caches, prober: prober, sessions: sessions, queue: queue,
+                                            renderOptions: RenderOptions(probeImage: settings.probeImage, memberServer: settings.memberServerTemplate), identity: identity, logger: logger,
+                                            freshness: settings.memberProbeTimeout + 2)
         let controller = Controller(name: "ensemble", queue: queue, workers: settings.workers, logger: logger, metrics: metrics) { key in
             try await reconciler.reconcile(key)
         }
@@ -86,7 +88,7 @@ struct OperatorRuntime: Sendable {
         let reconcileLoop: @Sendable () async throws -> Void = { [self] in
             leading.set(true)
             metrics.set("ensemble_operator_leader", [:], 1)
-            await runControllers(controller: controller, queue: queue, prober: prober, shutdown: shutdown)
+            await runControllers(controller: controller, queue: queue, prober: prober, sessions: sessions, shutdown: shutdown)
             leading.set(false)
         }
         do {
@@ -116,7 +118,8 @@ struct OperatorRuntime: Sendable {
     /// Runs until shutdown: informers and the prober in the background, the workers in front.
     /// On shutdown the queue stops handing out keys, the reconciles in flight finish, then the
     /// background is cancelled.
-    func runControllers(controller: Controller, queue: WorkQueue<ObjectKey>, prober: MemberProber, shutdown: ShutdownSignal) async {
+    func runControllers(controller: Controller, queue: WorkQueue<ObjectKey>, prober: MemberProber, sessions: ConfigSessions,
+                        shutdown: ShutdownSignal) async {
         let namespace = settings.namespace ?? KubernetesClient.allNamespaces
         let enqueue: @Sendable (Set<ObjectKey>) async -> Void = { keys in for key in keys { await queue.add(key) } }
         await withTaskGroup(of: Void.self) { background in
@@ -129,6 +132,10 @@ struct OperatorRuntime: Sendable {
             background.addTask { [logger] in
                 await prober.run { key in await queue.add(key) }
                 logger.debug("member prober stopped")
+            }
+            background.addTask { [logger] in
+                await sessions.run { key in await queue.add(key) }
+                logger.debug("configuration sessions stopped")
             }
             await withTaskGroup(of: Void.self) { front in
                 front.addTask { await controller.run() }

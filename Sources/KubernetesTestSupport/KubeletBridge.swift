@@ -149,7 +149,8 @@ public final class KubeletBridge: Sendable {
         probeBinary = try builtProduct("ensemble-probe")
     }
 
-    var now: Double { Date().timeIntervalSince(origin) }
+    /// Seconds since the bridge started: the clock of `events`.
+    public var now: Double { Date().timeIntervalSince(origin) }
 
     func record(_ pod: PodView, _ kind: Event.Kind) {
         let event = Event(at: now, pod: pod.name, ordinal: pod.ordinal, uid: pod.uid, revision: pod.revision, kind: kind)

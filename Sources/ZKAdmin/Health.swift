@@ -11,11 +11,14 @@ public struct MemberStatus: Sendable, Equatable {
     public var connections: Int
     /// Only a leader reports it, and only when `mntr` is whitelisted.
     public var syncedFollowers: Int?
+    /// Followers outside the configuration (no vote) that the leader syncs; leader only.
+    public var syncedNonVotingFollowers: Int?
     public var version: String
 
     public init(
         mode: ServerMode, zxid: UInt64, latencyAvg: Double = 0, latencyMax: Double = 0,
-        outstanding: Int = 0, connections: Int = 0, syncedFollowers: Int? = nil, version: String = ""
+        outstanding: Int = 0, connections: Int = 0, syncedFollowers: Int? = nil, syncedNonVotingFollowers: Int? = nil,
+        version: String = ""
     ) {
         self.mode = mode
         self.zxid = zxid
@@ -24,6 +27,7 @@ public struct MemberStatus: Sendable, Equatable {
         self.outstanding = outstanding
         self.connections = connections
         self.syncedFollowers = syncedFollowers
+        self.syncedNonVotingFollowers = syncedNonVotingFollowers
         self.version = version
     }
 
@@ -36,6 +40,7 @@ public struct MemberStatus: Sendable, Equatable {
             outstanding: monitor?.outstanding ?? server.outstanding,
             connections: monitor?.aliveConnections ?? server.connections,
             syncedFollowers: server.mode == .leader ? monitor?.syncedFollowers : nil,
+            syncedNonVotingFollowers: server.mode == .leader ? monitor?.syncedNonVotingFollowers : nil,
             version: server.version.isEmpty ? (monitor?.version ?? "") : server.version)
     }
 

@@ -101,11 +101,38 @@ enum SHA1 {
     private static func rotate(_ x: UInt32, _ n: UInt32) -> UInt32 { x << n | x >> (32 - n) }
 }
 
-/// Standard base64 with padding (RFC 4648 §4), as Java's `Base64.getEncoder()` writes it.
-enum Base64 {
+/// Standard base64 with padding (RFC 4648 §4), as Java's `Base64.getEncoder()` writes it and
+/// Kubernetes stores a Secret's data.
+public enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 
-    static func encode(_ bytes: [UInt8]) -> String {
+    /// The bytes of padded base64 text; nil when it is not.
+    public static func decode(_ text: String) -> [UInt8]? {
+        var values: [UInt8] = []
+        var padding = 0
+        for character in text.utf8 {
+            switch character {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): values.append(character - UInt8(ascii: "A"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): values.append(character - UInt8(ascii: "a") + 26)
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): values.append(character - UInt8(ascii: "0") + 52)
+            case UInt8(ascii: "+"): values.append(62)
+            case UInt8(ascii: "/"): values.append(63)
+            case UInt8(ascii: "="): padding += 1; continue
+            default: return nil
+            }
+            if padding > 0 { return nil }
+        }
+        guard (values.count + padding) % 4 == 0, padding <= 2 else { return nil }
+        var bytes: [UInt8] = []
+        for start in stride(from: 0, to: values.count, by: 4) {
+            let chunk = values[start..<min(start + 4, values.count)]
+            let word = chunk.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << UInt32(18 - 6 * $1.offset) }
+            for i in 0..<(chunk.count - 1) { bytes.append(UInt8(truncatingIfNeeded: word >> UInt32(16 - 8 * i))) }
+        }
+        return bytes
+    }
+
+    public static func encode(_ bytes: [UInt8]) -> String {
         var out = ""
         for start in stride(from: 0, to: bytes.count, by: 3) {
             let chunk = bytes[start..<min(start + 3, bytes.count)]

@@ -114,7 +114,9 @@ let realSkipped = "ENSEMBLE_TEST_KUBECONFIG is not set: the real-API-server runs
                 "--namespace", cluster.namespace, "--member-probe-interval", "1", "--member-probe-timeout", "2"]
                 + (template.map { ["--member-address-template", $0] } ?? []))
             defer { op.stop() }
-            let created = try await cluster.create("zk", spec: ["engine": "ZooKeeper", "storage": ["reclaimPolicy": "Delete"]])
+            // Manual: these members are not the pods' (the pods are the fake's), so no roll.
+            let created = try await cluster.create("zk", spec: ["engine": "ZooKeeper", "storage": ["reclaimPolicy": "Delete"],
+                                                                "updateStrategy": ["type": "Manual"]])
             let uid = try #require(created.uid)
 
             for (type, name) in Self.childNames {
@@ -171,7 +173,8 @@ let realSkipped = "ENSEMBLE_TEST_KUBECONFIG is not set: the real-API-server runs
                 #expect(counts.writes == 0, "writes at rest: \(counts.byVerb)")
             }
 
-            // A spec change: children updated in place, nothing restarted (OnDelete).
+            // A spec change: children updated in place, nothing restarted (OnDelete, and
+            // updateStrategy Manual: the operator leaves the pods alone and says so).
             let podUIDs = try await pods.asyncMap { try await cluster.exists(.pods, $0)?.uid }
             let hashBefore = statefulSet.spec?["template"]?["metadata"]?["annotations"]?[Rendering.configHashAnnotation]
             _ = try await cluster.client.patch(.ensembles, name: "zk", namespace: cluster.namespace,

@@ -370,6 +370,9 @@ struct EnsembleView {
         if !m.reachable { return "\(m.name) does not answer" }
         if m.role == .notServing { return "\(m.name) is not serving" }
         guard let leader else { return "\(m.name) serves as \(m.role.rawValue), but no leader is known" }
+        if caughtUp(ordinal, leader: leader) && !m.ready {
+            return "\(m.name) serves as \(m.role.rawValue) and has caught up, but is not ready (its readiness probe does not pass yet)"
+        }
         guard let mine = m.zxid, let theirs = member(leader).zxid else {
             return "\(m.name) serves as \(m.role.rawValue), but its zxid or the leader's is unknown"
         }

@@ -25,9 +25,11 @@
 ///                   at the new revision, synced as a non-voter,
 ///                   and the grown config keeps a synced quorum .......... add it back (conditional
 ///                                                                          on the config version)
-///     Rejoin        a member at the new revision does not serve or has
-///                   not caught up (same epoch as the leader, zxid within
-///                   maxZxidLag); with no leader at all, does not answer . wait for it
+///     Rejoin        a member at the new revision does not serve, is not
+///                   ready (its readiness probe: clients reach it only then)
+///                   or has not caught up (same epoch as the leader, zxid
+///                   within maxZxidLag); with no leader at all, does not
+///                   answer .............................................. wait for it
 ///                                    after memberTimeout: blocked (counted from its restart
 ///                                    while it does not serve, so a member down since before
 ///                                    the roll blocks at once; a member that serves but lags
@@ -126,7 +128,7 @@ private struct Roll: PlanEvaluation {
         let leader = self.leader
         if leader == nil {
             if let d = rejoin(serves: { member($0).reachable && !member($0).terminating }, catchUp: false) { return d }
-        } else if let d = rejoin(serves: { view.servesAsVoter($0, voters: voters.count) || (!voters.contains($0) && view.serves($0)) },
+        } else if let d = rejoin(serves: { (view.servesAsVoter($0, voters: voters.count) || (!voters.contains($0) && view.serves($0))) && member($0).ready },
                                  catchUp: true) { return d }
         let outdated = self.outdated
         if outdated.isEmpty {

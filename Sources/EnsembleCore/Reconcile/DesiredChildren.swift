@@ -10,8 +10,8 @@ public struct DesiredChild: Equatable, Sendable {
 
 public enum DesiredChildren {
     /// The rendered children in apply order, each stamped with the hash of its own content.
-    public static func render(_ ensemble: Ensemble, options: RenderOptions) -> [DesiredChild] {
-        Rendering.render(ensemble, options: options).compactMap { object in
+    public static func render(_ ensemble: Ensemble, options: RenderOptions, superUser: SuperUserReference? = nil) -> [DesiredChild] {
+        Rendering.render(ensemble, options: options, superUser: superUser).compactMap { object in
             guard let kind = object["kind"]?.stringValue.flatMap(ChildKind.init(kind:)),
                   let name = object["metadata"]?["name"]?.stringValue else { return nil }
             let hash = fnv1a64(Emit.json(object, pretty: false))

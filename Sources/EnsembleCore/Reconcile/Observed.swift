@@ -1,3 +1,5 @@
+import ZKConfig
+
 /// What the operator's caches keep of each object: the few fields reconciling reads, never
 /// the whole JSON tree (a thousand Ensembles' children must fit in a few MiB). Built from API
 /// objects by the `init(_ value:)` initialisers, which are pure so tests feed them JSON.
@@ -104,8 +106,15 @@ public struct ObservedPod: Equatable, Sendable {
     /// The StatefulSet revision the pod was created from (controller-revision-hash label).
     public var revision: String
     public var deleting: Bool
+    /// Tells this pod from an earlier one of the same name: a restart deletes exactly it.
+    public var uid: String
+    /// metadata.creationTimestamp (RFC 3339): when the member was last (re)started.
+    public var created: String?
+    /// The pod template's `Rendering.superUserAnnotation`: which super user its member accepts.
+    public var superUser: String?
 
-    public init(namespace: String, name: String, instance: String?, ordinal: Int?, ready: Bool, revision: String, deleting: Bool = false) {
+    public init(namespace: String, name: String, instance: String?, ordinal: Int?, ready: Bool, revision: String, deleting: Bool = false,
+                uid: String = "", created: String? = nil, superUser: String? = nil) {
         self.namespace = namespace
         self.name = name
         self.instance = instance
@@ -113,6 +122,9 @@ public struct ObservedPod: Equatable, Sendable {
         self.ready = ready
         self.revision = revision
         self.deleting = deleting
+        self.uid = uid
+        self.created = created
+        self.superUser = superUser
     }
 
     public init?(_ value: Value) {
@@ -126,7 +138,9 @@ public struct ObservedPod: Equatable, Sendable {
         }
         self.init(namespace: meta["namespace"]?.stringValue ?? "", name: name, instance: labels?[instanceLabel]?.stringValue,
                   ordinal: ordinal, ready: ready, revision: labels?["controller-revision-hash"]?.stringValue ?? "",
-                  deleting: meta["deletionTimestamp"] != nil && meta["deletionTimestamp"] != .null)
+                  deleting: meta["deletionTimestamp"] != nil && meta["deletionTimestamp"] != .null,
+                  uid: meta["uid"]?.stringValue ?? "", created: meta["creationTimestamp"]?.stringValue,
+                  superUser: meta["annotations"]?[Rendering.superUserAnnotation]?.stringValue)
     }
 }
 
@@ -162,10 +176,57 @@ public struct MemberAnswer: Equatable, Sendable {
 
     public var ordinal: Int
     public var answer: Answer
+    /// The pod asked (its uid): an answer from before a pod was replaced says nothing about
+    /// its successor.
+    public var podUID: String?
+    /// ZooKeeper: it answered `srvr` at all, also with "not currently serving requests" (a
+    /// member that answers is up; one that does not may be gone).
+    public var answered: Bool
+    /// ZooKeeper, the leader only (`mntr`): voting followers in sync, and non-voting ones (a
+    /// member outside the configuration: a hand-off or a scale left half-done).
+    public var syncedFollowers: Int?
+    public var syncedNonVotingFollowers: Int?
 
-    public init(ordinal: Int, answer: Answer) {
+    public init(ordinal: Int, answer: Answer, podUID: String? = nil, answered: Bool? = nil,
+                syncedFollowers: Int? = nil, syncedNonVotingFollowers: Int? = nil) {
         self.ordinal = ordinal
         self.answer = answer
+        self.podUID = podUID
+        if case .failed = answer { self.answered = answered ?? false } else { self.answered = answered ?? true }
+        self.syncedFollowers = syncedFollowers
+        self.syncedNonVotingFollowers = syncedNonVotingFollowers
+    }
+}
+
+/// The operator's super-user Secret as cached (`SuperUserSecret`). Its password never leaves
+/// `superUser`, whose descriptions withhold it.
+public struct ObservedSecret: Equatable, Sendable {
+    public var namespace: String
+    public var name: String
+    public var instance: String?
+    public var controllerUID: String?
+    /// nil when the Secret does not hold a usable password.
+    public var superUser: SuperUser?
+
+    public init(namespace: String, name: String, instance: String?, controllerUID: String?, superUser: SuperUser?) {
+        self.namespace = namespace
+        self.name = name
+        self.instance = instance
+        self.controllerUID = controllerUID
+        self.superUser = superUser
+    }
+
+    public init?(_ value: Value) {
+        guard let meta = value["metadata"], let name = meta["name"]?.stringValue else { return nil }
+        let password = value["data"]?[SuperUserSecret.passwordKey]?.stringValue
+            .flatMap(Base64.decode).map { String(decoding: $0, as: UTF8.self) }
+        var superUser: SuperUser?
+        if let password {
+            // One the operator did not write (empty, or with a line break): as good as none.
+            do { superUser = try SuperUser(password: password) } catch { superUser = nil }
+        }
+        self.init(namespace: meta["namespace"]?.stringValue ?? "", name: name, instance: meta["labels"]?[instanceLabel]?.stringValue,
+                  controllerUID: controllingOwnerUID(meta), superUser: superUser)
     }
 }
 

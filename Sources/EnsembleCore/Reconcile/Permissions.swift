@@ -24,7 +24,10 @@ public enum OperatorPermissions {
         Rule("", "configmaps", ["list", "watch", "create", "patch"]),
         // Deleted when spec.podDisruptionBudget.enabled turns false.
         Rule("policy", "poddisruptionbudgets", ["list", "watch", "create", "patch", "delete"]),
-        Rule("", "pods", ["list", "watch"]),
+        // Deleted one at a time by a roll (OnDelete StatefulSets).
+        Rule("", "pods", ["list", "watch", "delete"]),
+        // The super-user Secret of each ZooKeeper Ensemble: created once, never changed.
+        Rule("", "secrets", ["list", "watch", "create"]),
         // Deleted by the finalizer when spec.storage.reclaimPolicy is Delete.
         Rule("", "persistentvolumeclaims", ["list", "watch", "delete"]),
         Rule("events.k8s.io", "events", ["create"]),

@@ -12,17 +12,24 @@ public struct ReconcileInput: Sendable {
     public var pods: [ObservedPod]
     public var claims: [ObservedClaim]
     public var members: [Int: MemberAnswer]
+    /// The operator's super-user Secrets (`SuperUserSecret`) in the Ensemble's namespace.
+    public var secrets: [ObservedSecret]
+    /// What else the members say: the live configuration, reconfigs in flight, freshness.
+    public var live: LiveMembers
     public var options: RenderOptions
-    /// RFC 3339, for condition transitions.
+    /// RFC 3339, for condition transitions and the planners' clock.
     public var now: String
 
     public init(record: EnsembleRecord, children: [ObservedChild] = [], pods: [ObservedPod] = [], claims: [ObservedClaim] = [],
-                members: [Int: MemberAnswer] = [:], options: RenderOptions = RenderOptions(), now: String) {
+                members: [Int: MemberAnswer] = [:], secrets: [ObservedSecret] = [], live: LiveMembers = LiveMembers(),
+                options: RenderOptions = RenderOptions(), now: String) {
         self.record = record
         self.children = children
         self.pods = pods
         self.claims = claims
         self.members = members
+        self.secrets = secrets
+        self.live = live
         self.options = options
         self.now = now
     }
@@ -38,13 +45,24 @@ public struct ReconcilePlan: Equatable, Sendable {
     /// nil: the stored status is already right.
     public var status: EnsembleStatus?
     public var events: [EnsembleEvent] = []
+    /// A roll or scale under way: its step (nil when none is pending).
+    public var memberChange: MemberChangeStep?
+    /// What to do to the members now, after the children are applied: one action at most.
+    public var memberAction: MemberAction? { memberChange?.action }
+    /// ZooKeeper: keep `/zookeeper/config` read (a member change may be under way).
+    public var wantsLiveConfig = false
 
-    public var isEmpty: Bool { finalizer == .none && apply.isEmpty && delete.isEmpty && status == nil && events.isEmpty }
+    /// Seconds until this Ensemble is looked at again; nil: when something changes.
+    public var requeueAfter: Double? { memberChange?.requeueAfter }
+
+    public var isEmpty: Bool {
+        finalizer == .none && apply.isEmpty && delete.isEmpty && status == nil && events.isEmpty && memberAction == nil
+    }
 }
 
 /// The reconcile decision, level-based on the Ensemble's key: it never learns why it runs.
-/// Seam for the roll and scale planners: they take `MembershipGate`'s place and the member
-/// pods to restart join the plan after `apply`.
+/// After the children, the member-change step (`MemberChange`): the membership planner, then
+/// the roll planner, one action per reconcile.
 public enum Reconciler {
     public static func plan(_ input: ReconcileInput) -> ReconcilePlan {
         var plan = ReconcilePlan()
@@ -63,9 +81,12 @@ public enum Reconciler {
         var hold: MembershipGate.Hold?
         var conflicts: [String] = []
         var changes: [ChildChange] = []
+        let ownPods = input.pods.filter { $0.namespace == record.namespace && $0.instance == record.name }
+        var change: MemberChangeStep?
         if let ensemble = record.ensemble, record.errors.isEmpty {
             hold = MembershipGate.hold(ensemble, statefulSet: statefulSet)
-            let desired = DesiredChildren.render(MembershipGate.effective(ensemble, hold: hold), options: input.options)
+            let superUser = SuperUserSecret.reference(SuperUserSecret.owned(by: record, in: input.secrets))
+            let desired = DesiredChildren.render(MembershipGate.effective(ensemble, hold: hold), options: input.options, superUser: superUser)
             for child in desired {
                 let existing = input.children.first { $0.kind == child.kind && $0.namespace == child.namespace && $0.name == child.name }
                 if let existing, existing.controllerUID != record.uid {
@@ -80,14 +101,43 @@ public enum Reconciler {
             plan.delete = ours.filter { child in
                 child.controllerUID == record.uid && !child.deleting && !desired.contains { $0.kind == child.kind && $0.name == child.name }
             }
+            // Members change only once the StatefulSet is as rendered (its update revision is
+            // then the one to roll to); desired replicas = the running count while scaling is held.
+            if let statefulSet, !plan.apply.contains(where: { $0.kind == .statefulSet }) {
+                let changeInput = MemberChangeInput(
+                    record: record, ensemble: ensemble, statefulSet: statefulSet, desiredReplicas: statefulSet.specReplicas,
+                    pods: ownPods, claims: ClaimFinalizer.claims(of: record.name, in: input.claims), answers: input.members,
+                    live: input.live, superUser: superUser, now: input.now)
+                change = MemberChange.step(changeInput)
+                plan.wantsLiveConfig = ensemble.spec.engine == .zooKeeper && change.map { !$0.decision.isDone } ?? false
+            }
         }
+        plan.memberChange = change
         let status = StatusComputation.compute(StatusInput(
-            record: record, statefulSet: statefulSet,
-            pods: input.pods.filter { $0.namespace == record.namespace && $0.instance == record.name },
-            members: input.members, hold: hold, conflicts: conflicts, now: input.now))
+            record: record, statefulSet: statefulSet, pods: ownPods,
+            members: input.members, hold: hold, conflicts: conflicts, memberChange: change, now: input.now))
         if status != record.status { plan.status = status }
-        plan.events = TransitionEvents.between(record.status, status, changes: changes)
+        plan.events = TransitionEvents.between(record.status, status, changes: changes) + memberChangeEvents(record.status, change)
         return plan
+    }
+
+    /// Every action is an Event (its reason the planner's: RestartingFollower, HandingOverLeadership,
+    /// AddingToConfig, ...), and so are the start and the end of a roll or scale. Waits are
+    /// not; a block is, through the Degraded condition.
+    static func memberChangeEvents(_ previous: EnsembleStatus?, _ change: MemberChangeStep?) -> [EnsembleEvent] {
+        guard let change, !change.held else { return [] }
+        var events: [EnsembleEvent] = []
+        let decision = change.decision
+        if previous?.memberChange == nil && !decision.isDone {
+            events.append(EnsembleEvent(.normal, "\(change.activity)Started", "\(change.activity.lowercased()) to revision \(change.targetRevision): \(decision.line)"))
+        }
+        if change.action != nil {
+            events.append(EnsembleEvent(.normal, decision.reason.code, decision.line))
+        }
+        if previous?.memberChange != nil, decision.isDone {
+            events.append(EnsembleEvent(.normal, "\(change.activity)Complete", decision.reason.message))
+        }
+        return events
     }
 
     /// Missing, rendered differently since the last apply, or scaled by someone else

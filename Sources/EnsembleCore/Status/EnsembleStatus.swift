@@ -77,6 +77,37 @@ public struct EnsembleStatus: Equatable, Sendable {
         }
     }
 
+    /// A roll or a scale under way: the step the operator is at. Its wait's start is kept here
+    /// so a timeout survives an operator restart; the reason and message are the Progressing
+    /// (or, when blocked, the Degraded) condition's.
+    public struct MemberChange: Equatable, Sendable {
+        /// "Roll" or "Scaling".
+        public var activity: String
+        /// What the operator does or waits for now, e.g. "restart zk-2", "wait for zk-2".
+        public var step: String
+        /// The revision members are rolled to.
+        public var targetRevision: String?
+        /// ZooKeeper: "on", or why the leader restarts in place (the others elect once it is down).
+        public var leaderHandOff: String?
+        /// The wait under way (`StepClock.step`) and since when (RFC 3339).
+        public var waitingFor: String?
+        public var waitingSince: String?
+        /// `server.N=...` lines of members the operator took out of the configuration (a
+        /// leader hand-off) and adds back as they were, until they are participants again.
+        public var leftConfiguration: [String]
+
+        public init(activity: String, step: String, targetRevision: String? = nil, leaderHandOff: String? = nil,
+                    waitingFor: String? = nil, waitingSince: String? = nil, leftConfiguration: [String] = []) {
+            self.activity = activity
+            self.step = step
+            self.targetRevision = targetRevision
+            self.leaderHandOff = leaderHandOff
+            self.waitingFor = waitingFor
+            self.waitingSince = waitingSince
+            self.leftConfiguration = leftConfiguration
+        }
+    }
+
     public var observedGeneration: Int
     public var phase: Phase
     public var replicas: Int
@@ -87,12 +118,13 @@ public struct EnsembleStatus: Equatable, Sendable {
     public var currentRevision: String?
     public var updateRevision: String?
     public var members: [Member]
+    public var memberChange: MemberChange?
     public var membership: Membership?
     public var conditions: [Condition]
 
     public init(observedGeneration: Int, phase: Phase, replicas: Int = 0, readyReplicas: Int = 0, updatedReplicas: Int = 0,
                 leader: String? = nil, selector: String = "", currentRevision: String? = nil, updateRevision: String? = nil,
-                members: [Member] = [], membership: Membership? = nil, conditions: [Condition] = []) {
+                members: [Member] = [], memberChange: MemberChange? = nil, membership: Membership? = nil, conditions: [Condition] = []) {
         self.observedGeneration = observedGeneration
         self.phase = phase
         self.replicas = replicas
@@ -103,6 +135,7 @@ public struct EnsembleStatus: Equatable, Sendable {
         self.currentRevision = currentRevision
         self.updateRevision = updateRevision
         self.members = members
+        self.memberChange = memberChange
         self.membership = membership
         self.conditions = conditions
     }
@@ -125,6 +158,16 @@ public struct EnsembleStatus: Equatable, Sendable {
                 "cqlVersion": m.cqlVersion.map(Value.string) ?? .null, "message": m.message.map(Value.string) ?? .null,
             ]
         })
+        if let change = memberChange {
+            v["memberChange"] = [
+                "activity": .string(change.activity), "step": .string(change.step),
+                "targetRevision": change.targetRevision.map(Value.string) ?? .null,
+                "leaderHandOff": change.leaderHandOff.map(Value.string) ?? .null,
+                "waitingFor": change.waitingFor.map(Value.string) ?? .null,
+                "waitingSince": change.waitingSince.map(Value.string) ?? .null,
+                "leftConfiguration": change.leftConfiguration.isEmpty ? .null : .array(change.leftConfiguration.map(Value.string)),
+            ]
+        }
         if let membership {
             v["membership"] = [
                 "version": .string(membership.version),
@@ -148,6 +191,13 @@ public struct EnsembleStatus: Equatable, Sendable {
                 Member(name: m["name"]?.stringValue ?? "", ordinal: m["ordinal"]?.intValue ?? 0, ready: m["ready"]?.boolValue ?? false,
                        revision: m["revision"]?.stringValue ?? "", role: m["role"]?.stringValue, zxid: m["zxid"]?.stringValue,
                        cqlVersion: m["cqlVersion"]?.stringValue, message: m["message"]?.stringValue)
+            },
+            memberChange: value["memberChange"].flatMap { c -> MemberChange? in
+                guard let activity = c["activity"]?.stringValue, let step = c["step"]?.stringValue else { return nil }
+                return MemberChange(activity: activity, step: step, targetRevision: c["targetRevision"]?.stringValue,
+                                    leaderHandOff: c["leaderHandOff"]?.stringValue, waitingFor: c["waitingFor"]?.stringValue,
+                                    waitingSince: c["waitingSince"]?.stringValue,
+                                    leftConfiguration: (c["leftConfiguration"]?.arrayValue ?? []).compactMap(\.stringValue))
             },
             membership: value["membership"].flatMap { m -> Membership? in
                 guard let version = m["version"]?.stringValue else { return nil }

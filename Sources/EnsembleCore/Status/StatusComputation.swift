@@ -9,17 +9,20 @@ public struct StatusInput: Sendable {
     public var hold: MembershipGate.Hold?
     /// Children that exist under our names but belong to someone else.
     public var conflicts: [String]
+    /// A roll or scale under way (`MemberChange`).
+    public var memberChange: MemberChangeStep?
     /// RFC 3339 time for new transitions.
     public var now: String
 
     public init(record: EnsembleRecord, statefulSet: StatefulSetState?, pods: [ObservedPod], members: [Int: MemberAnswer] = [:],
-                hold: MembershipGate.Hold? = nil, conflicts: [String] = [], now: String) {
+                hold: MembershipGate.Hold? = nil, conflicts: [String] = [], memberChange: MemberChangeStep? = nil, now: String) {
         self.record = record
         self.statefulSet = statefulSet
         self.pods = pods
         self.members = members
         self.hold = hold
         self.conflicts = conflicts
+        self.memberChange = memberChange
         self.now = now
     }
 }
@@ -88,9 +91,15 @@ public enum StatusComputation {
         let everServed = [.running, .updating, .degraded].contains(previous?.phase) || previous?.condition(.available)?.status == .isTrue
         let stale = members.filter { updateRevision != nil && $0.revision != updateRevision }.map(\.name)
 
+        // A roll or scale under way (done ones are over); a held step keeps what the status said.
+        let change = input.memberChange.flatMap { $0.decision.isDone ? nil : $0 }
+        let changeBlocked = change?.decision.isBlocked ?? false
+
         let phase: EnsembleStatus.Phase
         if input.statefulSet == nil {
             phase = .pending
+        } else if let change {
+            phase = change.decision.isBlocked || ready < quorum ? .degraded : .updating
         } else if ready < wanted {
             phase = everServed ? .degraded : .creating
         } else if input.hold != nil || !stale.isEmpty {
@@ -106,7 +115,16 @@ public enum StatusComputation {
             : condition(.available, .isFalse, everServed ? "QuorumLost" : "MembersStarting", "\(counts), \(quorum) needed for a quorum")
 
         let progressing: Condition
-        if let hold = input.hold {
+        if let change, change.held, let kept = previous?.condition(.progressing) {
+            progressing = kept
+        } else if let change {
+            let decision = change.decision
+            var message = decision.line
+            if change.activity == "Roll", case .off(let why)? = change.leaderHandOff, ensemble.spec.updateStrategy.leaderHandOff {
+                message += " (leader hand-off unavailable: \(why); the leader restarts in place and the others elect once it is down)"
+            }
+            progressing = condition(.progressing, decision.isBlocked ? .isFalse : .isTrue, decision.reason.code, message)
+        } else if let hold = input.hold {
             progressing = condition(.progressing, .isFalse, "ScalingHeld", hold.message)
         } else if input.statefulSet == nil {
             progressing = condition(.progressing, .isTrue, "Creating", "creating the \(ensemble.spec.engine.rawValue) children")
@@ -124,6 +142,11 @@ public enum StatusComputation {
         if !input.conflicts.isEmpty {
             degraded = condition(.degraded, .isTrue, "ChildConflict",
                                  "\(input.conflicts.joined(separator: ", ")) exist but are not owned by this Ensemble; they were left alone")
+        } else if let change, changeBlocked {
+            degraded = condition(.degraded, .isTrue, change.decision.reason.code, change.decision.line)
+        } else if change != nil && ready >= quorum {
+            // One member at a time is down on purpose while it restarts.
+            degraded = condition(.degraded, .isFalse, "AsExpected", "\(counts); \(change!.activity.lowercased()) under way")
         } else if everServed && ready < wanted {
             let missing = (0..<wanted).filter { ordinal in !members.contains { $0.ordinal == ordinal && $0.ready } }.map(names.pod)
             degraded = condition(.degraded, .isTrue, ready >= quorum ? "MembersNotReady" : "QuorumLost",
@@ -137,6 +160,7 @@ public enum StatusComputation {
             leader: isZooKeeper ? leader : nil,
             selector: names.selectorLabels.keys.sorted().map { "\($0)=\(names.selectorLabels[$0]!)" }.joined(separator: ","),
             currentRevision: input.statefulSet?.currentRevision, updateRevision: updateRevision,
-            members: members, conditions: [available, progressing, degraded])
+            members: members, memberChange: change.map { $0.held ? previous?.memberChange ?? $0.status(now: input.now) : $0.status(now: input.now) } ?? nil,
+            conditions: [available, progressing, degraded])
     }
 }
