@@ -1,3 +1,5 @@
+import ZKConfig
+
 /// One rendered child, ready to apply, with the hash that says whether it needs applying.
 public struct DesiredChild: Equatable, Sendable {
     public var kind: ChildKind
@@ -10,11 +12,16 @@ public struct DesiredChild: Equatable, Sendable {
 
 public enum DesiredChildren {
     /// The rendered children in apply order, each stamped with the hash of its own content.
-    public static func render(_ ensemble: Ensemble, options: RenderOptions, superUser: SuperUserReference? = nil) -> [DesiredChild] {
-        Rendering.render(ensemble, options: options, superUser: superUser).compactMap { object in
+    public static func render(_ ensemble: Ensemble, options: RenderOptions, superUser: SuperUserReference? = nil,
+                              membership: DynamicConfig? = nil) -> [DesiredChild] {
+        Rendering.render(ensemble, options: options, superUser: superUser, membership: membership).compactMap { object in
             guard let kind = object["kind"]?.stringValue.flatMap(ChildKind.init(kind:)),
                   let name = object["metadata"]?["name"]?.stringValue else { return nil }
-            let hash = fnv1a64(Emit.json(object, pretty: false))
+            // A StatefulSet's member count is compared on its own (`Reconciler.needsApply`): the
+            // membership planner changes it with a patch, which must not look like a new body.
+            var hashed = object
+            if kind == .statefulSet { hashed["spec"]?["replicas"] = .null }
+            let hash = fnv1a64(Emit.json(hashed, pretty: false))
             var body = object
             var annotations = body["metadata"]?["annotations"] ?? .object(Object())
             annotations[appliedHashAnnotation] = .string(hash)
@@ -24,15 +31,12 @@ public enum DesiredChildren {
     }
 }
 
-/// Holds the member count of a running ensemble where the operator cannot change it safely.
-///
-/// ZooKeeper: changing `spec.replicas` of a running ensemble rewrites every member's static
-/// server list; members restarted with it would form a different ensemble than the ones still
-/// running. That change belongs to the scaling planner; until it runs here, the operator keeps
-/// rendering the running member count, applies every other change, and says why.
-/// Cassandra: a node leaves only after `nodetool decommission` has streamed its data away,
-/// which needs a command run inside its pod (pods/exec, a streaming protocol the operator does
-/// not speak): a shrink is held, with the commands that do it by hand.
+/// The member count of a running ensemble belongs to the membership planner (see
+/// `effective`); this holds what it cannot do safely. A Cassandra node leaves only after
+/// `nodetool decommission` has streamed its data away, which needs a command run inside its
+/// pod (pods/exec, a streaming protocol the operator does not speak): a shrink is held, with
+/// the commands that do it by hand. (ZooKeeper shrinks by reconfig; Cassandra grows one node
+/// at a time through the planner.)
 public enum MembershipGate {
     public struct Hold: Equatable, Sendable {
         public var running: Int
@@ -44,21 +48,19 @@ public enum MembershipGate {
     public static func hold(_ ensemble: Ensemble, statefulSet: StatefulSetState?) -> Hold? {
         guard let running = statefulSet?.specReplicas, running > 0, running != ensemble.spec.replicas else { return nil }
         let wanted = ensemble.spec.replicas
-        switch ensemble.spec.engine {
-        case .cassandra:
-            guard wanted < running else { return nil }
-            return Hold(running: running, wanted: wanted, message: decommissionByHand(ensemble, running: running))
-        case .zooKeeper:
-            return Hold(running: running, wanted: wanted,
-                        message: "spec.replicas is \(wanted) but \(running) members run: changing the member list of a running ZooKeeper ensemble needs the scaling planner; every other change was applied")
-        }
+        guard ensemble.spec.engine == .cassandra, wanted < running else { return nil }
+        return Hold(running: running, wanted: wanted, message: decommissionByHand(ensemble, running: running))
     }
 
-    /// The Ensemble to render: the spec, with the running member count while a hold is on.
-    public static func effective(_ ensemble: Ensemble, hold: Hold?) -> Ensemble {
-        guard let hold else { return ensemble }
+    /// The Ensemble to render: the spec, with the StatefulSet's own member count once it
+    /// exists. Only the membership planner changes that count, one member at a time (it starts
+    /// a member by raising it, stops one by lowering it); a count someone else set is its
+    /// starting point too (members above the spec are taken out and stopped, missing ones
+    /// started).
+    public static func effective(_ ensemble: Ensemble, statefulSet: StatefulSetState?) -> Ensemble {
+        guard let running = statefulSet?.specReplicas, running > 0 else { return ensemble }
         var effective = ensemble
-        effective.spec.replicas = hold.running
+        effective.spec.replicas = running
         return effective
     }
 
