@@ -82,11 +82,13 @@ public enum Rendering {
     ///     (`/zookeeper/config`); nil renders members 0 to replicas - 1 (an ensemble that has
     ///     not formed yet). It goes into the ConfigMap's `membershipKey` and sizes the
     ///     PodDisruptionBudget, and never into the hash that rolls members.
+    ///   - left: ZooKeeper: servers a scale-down took out, and from which version
+    ///     (`StagedMembership.left`).
     public static func render(_ ensemble: Ensemble, options: RenderOptions = RenderOptions(),
-                              superUser: SuperUserReference? = nil, membership: DynamicConfig? = nil) -> [Value] {
+                              superUser: SuperUserReference? = nil, membership: DynamicConfig? = nil, left: [Int: Int64] = [:]) -> [Value] {
         let zooKeeper = ensemble.spec.engine == .zooKeeper
         let context = RenderContext(ensemble: ensemble, options: options, superUser: zooKeeper ? superUser : nil,
-                                    membership: zooKeeper ? membership : nil)
+                                    membership: zooKeeper ? membership : nil, left: zooKeeper ? left : [:])
         var objects: [Value] = []
         if ensemble.spec.engine == .zooKeeper { objects.append(context.zooKeeperConfigMap()) }
         objects.append(context.headlessService())
@@ -125,11 +127,12 @@ public enum Rendering {
 
     /// The membership starting members are given: `membership` when known, else members 0 to
     /// replicas - 1 at version 0.
-    public static func stagedMembership(_ ensemble: Ensemble, membership: DynamicConfig?, options: RenderOptions = RenderOptions()) -> StagedMembership {
+    public static func stagedMembership(_ ensemble: Ensemble, membership: DynamicConfig?, left: [Int: Int64] = [:],
+                                        options: RenderOptions = RenderOptions()) -> StagedMembership {
         let config = membership ?? DynamicConfig(
             servers: (0..<ensemble.spec.replicas).map { .init(id: $0 + 1, role: .participant, value: serverValue(ensemble, ordinal: $0, options: options)) },
             version: 0)
-        return StagedMembership(config: config, joinTemplate: options.memberServer.joinTemplate(of: ensemble))
+        return StagedMembership(config: config, joinTemplate: options.memberServer.joinTemplate(of: ensemble), left: left)
     }
 
     /// The pod's termination grace period: the spec's, else the engine's default.
@@ -159,15 +162,18 @@ struct RenderContext {
     let options: RenderOptions
     let superUser: SuperUserReference?
     let membership: DynamicConfig?
+    let left: [Int: Int64]
     let names: EnsembleNames
     var spec: EnsembleSpec { ensemble.spec }
     var isZooKeeper: Bool { spec.engine == .zooKeeper }
 
-    init(ensemble: Ensemble, options: RenderOptions, superUser: SuperUserReference? = nil, membership: DynamicConfig? = nil) {
+    init(ensemble: Ensemble, options: RenderOptions, superUser: SuperUserReference? = nil, membership: DynamicConfig? = nil,
+         left: [Int: Int64] = [:]) {
         self.ensemble = ensemble
         self.options = options
         self.superUser = superUser
         self.membership = membership
+        self.left = left
         self.names = EnsembleNames(ensemble)
     }
 
@@ -206,7 +212,7 @@ struct RenderContext {
     func zooKeeperConfigMap() -> Value {
         // The membership changes with every scale step and is read only when a member starts:
         // outside the hash.
-        let membershipText = Rendering.stagedMembership(ensemble, membership: membership, options: options).text
+        let membershipText = Rendering.stagedMembership(ensemble, membership: membership, left: left, options: options).text
         return [
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": metadata(names.configMap),

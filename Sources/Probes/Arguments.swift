@@ -295,9 +295,9 @@ func help(for command: Command?) -> String {
                  (it joins as a non-voting follower until a reconfig adds it): zoo.cfg
                  names a dynamic file zoo.cfg.dynamic.<version> (version 0 when the member
                  added itself). A fresh data directory records that version in
-                 config-epoch; a member that is not listed and whose data began before the
-                 current configuration is refused (a removed member's old data must not
-                 rejoin). Without zoo.cfg.dynamic, zoo.cfg must list this member's id.
+                 config-epoch; a member a scale-down took out (left.N in zoo.cfg.dynamic)
+                 whose data began before it left is refused: a removed member's old data
+                 must not rejoin. Without zoo.cfg.dynamic, zoo.cfg must list this member's id.
 
             Options:
               --data-dir DIR       ZooKeeper dataDir, where myid lives.

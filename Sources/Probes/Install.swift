@@ -165,17 +165,16 @@ func readStagedMembership(in source: String) throws(InstallError) -> StagedMembe
 /// The ConfigMap key the operator keeps the membership under (Rendering.membershipKey).
 let membershipFile = "zoo.cfg.dynamic"
 
-/// Refuses the data of a member that left the ensemble: a member the staged configuration
-/// does not list (it is about to join) whose data directory was started before that
-/// configuration. Such data is from an earlier life of this ordinal, before it was removed;
-/// the operator deletes a removed member's volume before it reuses the ordinal, so meeting it
-/// here means something else brought it back. A listed member's data may lag any amount
-/// (ZooKeeper syncs it), and a member that joins with data started under this configuration
-/// is one whose first start was interrupted.
+/// Refuses the data of a member a scale-down took out: the staged membership says from which
+/// configuration on its server is gone (`left.N`), and a data directory started before that
+/// is from this ordinal's earlier life. The operator deletes such a volume before it reuses
+/// the ordinal, so meeting it here means something else brought it back. Anything else may
+/// start: a listed member's data may lag any amount (ZooKeeper syncs it), a member a leader
+/// hand-off took out rejoins with its own data, and a volume made after the scale-down began
+/// at or after that configuration.
 func checkEpoch(dataDir: String, ordinal: Int, staged: StagedMembership, source: String) throws(InstallError) {
     let id = ordinal + 1
-    let version = staged.config.version
-    guard staged.config.server(ordinal: ordinal) == nil, version > 0 else { return }
+    guard staged.config.server(ordinal: ordinal) == nil, let left = staged.left[id] else { return }
     let path = join(dataDir, epochFile)
     var epoch: Int64 = 0
     if let bytes = try readFileIfExists(path) {
@@ -187,9 +186,9 @@ func checkEpoch(dataDir: String, ordinal: Int, staged: StagedMembership, source:
         }
         epoch = value
     }
-    guard epoch < version else { return }
+    guard epoch < left else { return }
     let began = epoch == 0 ? "before configuration epochs were recorded" : "at configuration \(hexVersion(epoch))"
-    throw InstallError("refusing to start: server \(id) (ordinal \(ordinal)) is not in configuration \(hexVersion(version)) (\(join(source, membershipFile))) and the data in \(dataDir) began \(began): a removed member's data must not rejoin; delete this member's volume (the operator does before it reuses an ordinal)")
+    throw InstallError("refusing to start: server \(id) (ordinal \(ordinal)) was scaled away at configuration \(hexVersion(left)) (\(join(source, membershipFile))) and the data in \(dataDir) began \(began): a removed member's data must not rejoin; delete this member's volume (the operator does before it reuses an ordinal)")
 }
 
 /// Stages the configuration of a member that takes its membership from `staged`: every

@@ -25,16 +25,23 @@ public struct StagedMembership: Sendable, Equatable {
     /// The `server.N` value of a member that is not listed, `{ordinal}` standing for its
     /// StatefulSet ordinal (the pod name's suffix) and `{id}` for its server id (ordinal + 1).
     public var joinTemplate: String
+    /// Servers a scale-down took out, by id: the first configuration version seen without
+    /// them. Data such a member wrote before it is a removed member's (`install` refuses it);
+    /// an entry goes once the server is a participant again.
+    public var left: [Int: Int64]
 
     public static let ordinalPlaceholder = "{ordinal}"
     public static let idPlaceholder = "{id}"
     /// The key of `joinTemplate` in the text.
     static let joinTemplateKey = "joinTemplate"
 
-    public init(config: DynamicConfig, joinTemplate: String) {
+    public init(config: DynamicConfig, joinTemplate: String, left: [Int: Int64] = [:]) {
         self.config = config
         self.joinTemplate = joinTemplate
+        self.left = left
     }
+
+    static let leftPrefix = "left."
 
     /// The text kept in the ConfigMap: the `server.N` lines and `version=` as
     /// `/zookeeper/config` shows them, and the join template.
@@ -42,11 +49,13 @@ public struct StagedMembership: Sendable, Equatable {
         var lines = [
             "# Written by the Ensemble operator: the membership it last read from /zookeeper/config (version 0: before the",
             "# ensemble first formed). ensemble-probe install stages it for a starting member, adding that member from",
-            "# joinTemplate when it is not listed. Members do not read this file directly.",
+            "# joinTemplate when it is not listed. left.N: the version from which server N, scaled away, is no longer",
+            "# listed; data it wrote before is not started again. Members do not read this file directly.",
         ]
         lines += config.servers.map { "server.\($0.id)=\($0.value)" }
         lines.append("version=" + String(config.version, radix: 16))
         lines.append("\(Self.joinTemplateKey)=\(joinTemplate)")
+        lines += left.keys.sorted().map { "\(Self.leftPrefix)\($0)=" + String(left[$0]!, radix: 16) }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -55,11 +64,20 @@ public struct StagedMembership: Sendable, Equatable {
     public static func parse(_ text: String) throws(DynamicConfigError) -> StagedMembership {
         let config = try DynamicConfig.parse(text)
         var template: String?
+        var left: [Int: Int64] = [:]
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingWhitespace()
-            guard line.hasPrefix(joinTemplateKey), let eq = line.firstIndex(of: "="),
-                  line[..<eq].trimmingWhitespace() == joinTemplateKey else { continue }
+            guard !line.hasPrefix("#"), let eq = line.firstIndex(of: "=") else { continue }
+            let key = line[..<eq].trimmingWhitespace()
             let value = String(line[line.index(after: eq)...].trimmingWhitespace())
+            if key.hasPrefix(leftPrefix) {
+                guard let id = Int(key.dropFirst(leftPrefix.count)), id > 0, let version = Int64(value, radix: 16), version >= 0 else {
+                    throw .malformed(line: index + 1, reason: "'\(key)=\(value)' is not left.<server id>=<hexadecimal version>")
+                }
+                left[id] = version
+                continue
+            }
+            guard key == joinTemplateKey else { continue }
             guard value.contains(ordinalPlaceholder) || value.contains(idPlaceholder),
                   DynamicConfig.role(ofServerValue: value.replacingOrdinal(with: 0)) != nil else {
                 throw .malformed(line: index + 1, reason: "\(joinTemplateKey) '\(value)' is not a server value with \(ordinalPlaceholder) or \(idPlaceholder)")
@@ -67,7 +85,7 @@ public struct StagedMembership: Sendable, Equatable {
             template = value
         }
         guard let template else { throw .malformed(line: 0, reason: "no \(joinTemplateKey)= line") }
-        return StagedMembership(config: config, joinTemplate: template)
+        return StagedMembership(config: config, joinTemplate: template, left: left)
     }
 
     /// What a member starts with: the membership unchanged when it lists the member (under

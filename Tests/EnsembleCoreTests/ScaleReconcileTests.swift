@@ -143,6 +143,36 @@ enum ReconcileTestSupport {
         #expect(stop.memberChange?.decision.reason.code == "StoppingMember")
     }
 
+    /// The ConfigMap records which servers a scale-down took out, from which version (install
+    /// refuses data such a member wrote before); a hand-off is not one, and a server added back
+    /// is one no more.
+    @Test func departuresAreStagedForInstall() throws {
+        func left(_ plan: ReconcilePlan) throws -> [Int: Int64]? {
+            guard let text = plan.apply.first(where: { $0.kind == .configMap })?.body["data"]?[Rendering.membershipKey]?.stringValue else { return nil }
+            return try StagedMembership.parse(text).left
+        }
+        let five = ScaleReconcileScenario(replicas: 5, statefulSetReplicas: 5, running: [0, 1, 2, 3, 4], config: [0, 1, 2, 3, 4], version: 0x2_0000_0001)
+        var removed = ScaleReconcileScenario(replicas: 3, statefulSetReplicas: 5, running: [0, 1, 2, 3, 4], config: [0, 1, 2, 3], version: 0x2_0000_0002)
+        #expect(try left(removed.plan(staged: five.liveConfig)) == [5: 0x2_0000_0002])
+        // A leader hand-off (below the desired count): nothing recorded.
+        removed.replicas = 5
+        #expect(try left(removed.plan(staged: five.liveConfig)) == [:])
+
+        // Added back: the entry goes.
+        let record = try five.record()
+        var ensemble = try #require(record.ensemble)
+        ensemble.spec.replicas = 4
+        let staged = Rendering.stagedMembership(ensemble, membership: removed.liveConfig, left: [5: 0x2_0000_0002])
+        let children = try five.children(record, staged: nil).map { child -> ObservedChild in
+            var c = child
+            if c.kind == .configMap { c.membership = staged.text }
+            return c
+        }
+        let back = Reconciler.plan(ReconcileInput(record: record, children: children, pods: five.pods, members: five.answers,
+                                                  live: LiveMembers(config: five.liveConfig, fresh: true), now: now))
+        #expect(try left(back) == [:])
+    }
+
     /// A crash between two steps leaves one of these; every reconcile plans from what it
     /// sees, so the next one finishes the change.
     @Test func halfDoneChangesAreRepaired() throws {

@@ -90,13 +90,17 @@ import ZooKeeperTestSupport
             [.follower, .leader].contains(ensemble.status().first { $0.member.id == 4 }?.mode)
         }
 
-        // Server 2's data directory, left behind by its removal, is refused for the
-        // ordinal it had: the current configuration does not list it.
+        // Server 2's data directory, left behind by its removal, is refused for the ordinal it
+        // had once the membership says a scale-down took it out (as the operator records it);
+        // without that (a leader hand-off takes a member out too) it would rejoin with its data.
         let removedMember = try zookeeper.member(2)
-        let refused = try install(ordinal: 1, source: rewritten, member: removedMember, bin: scratch)
+        let departed = try configMap(in: scratch, zooCfg: ensemble.layout.zooCfg(for: removedMember, servers: []),
+                                     membership: StagedMembership(config: grown, joinTemplate: template, left: [2: afterRemoval.version]))
+        let refused = try install(ordinal: 1, source: departed, member: removedMember, bin: scratch)
         #expect(refused.status == 1)
-        #expect(refused.stderr.contains("refusing to start: server 2 (ordinal 1) is not in configuration \(grown.versionText)"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("refusing to start: server 2 (ordinal 1) was scaled away at configuration \(afterRemoval.versionText)"), "\(refused.stderr)")
         #expect(refused.stderr.contains("began before configuration epochs were recorded"), "\(refused.stderr)")
+        #expect(try install(ordinal: 1, source: rewritten, member: removedMember, bin: scratch).status == 0, "no departure recorded: it may rejoin")
     }
 
     /// The ConfigMap as kubelet mounts it would be: here, plain files in a fresh directory.

@@ -140,6 +140,9 @@ let realSkipped = "ENSEMBLE_TEST_KUBECONFIG is not set: the real-API-server runs
                 let ensemble = try await cluster.ensemble("zk")
                 guard ensemble?.status?["phase"] == "Running" else { return nil }
                 if template != nil, ensemble?.status?["leader"]?.stringValue == nil { return nil }
+                // The operator reads the membership once the members serve (then the ConfigMap
+                // stages it and the status shows it); after that it is at rest.
+                if template != nil, ensemble?.status?["membership"]?["version"] == nil { return nil }
                 if let expectedLeader, ensemble?.status?["leader"]?.stringValue != expectedLeader { return nil }
                 return ensemble
             }

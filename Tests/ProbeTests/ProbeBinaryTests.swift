@@ -315,10 +315,10 @@ import ZooKeeperTestSupport
 @Suite struct ProbeMembershipInstallTests {
     static let template = "zk-{ordinal}.zk-hs.default.svc.cluster.local:2888:3888:participant;2181"
 
-    static func membership(_ ids: [Int], version: Int64) -> String {
+    static func membership(_ ids: [Int], version: Int64, left: [Int: Int64] = [:]) -> String {
         StagedMembership(config: DynamicConfig(servers: ids.map {
             .init(id: $0, role: .participant, value: "zk-\($0 - 1).zk-hs.default.svc.cluster.local:2888:3888:participant;0.0.0.0:2181")
-        }, version: version), joinTemplate: template).text
+        }, version: version), joinTemplate: template, left: left).text
     }
 
     func install(_ scratch: ProbeInstallTests.Scratch, ordinal: Int, membership: String,
@@ -364,35 +364,36 @@ import ZooKeeperTestSupport
         #expect(try scratch.read("data/config-epoch") == "0x300000002\n")
     }
 
-    /// The data of a member removed since (a volume left behind, now started for the reused
-    /// ordinal) is refused in one line, and nothing is changed.
+    /// The data of a member a scale-down took out (a volume left behind, now started for the
+    /// reused ordinal) is refused in one line, and nothing is changed.
     @Test(arguments: [("0x100000000\n", "began at configuration 0x100000000"), (nil, "began before configuration epochs were recorded")])
     func aRemovedMembersDataIsRefused(epoch: String?, began: String) throws {
         let scratch = try ProbeInstallTests.Scratch()
         try scratch.write("data/myid", "4\n")
         if let epoch { try scratch.write("data/config-epoch", epoch) }
-        let result = try install(scratch, ordinal: 3, membership: Self.membership([1, 2, 3], version: 0x3_0000_0002))
+        let result = try install(scratch, ordinal: 3, membership: Self.membership([1, 2, 3], version: 0x3_0000_0005, left: [4: 0x3_0000_0002, 5: 0x3_0000_0003]))
         #expect(result.status == 1)
-        #expect(result.stderr == "ensemble-probe: refusing to start: server 4 (ordinal 3) is not in configuration 0x300000002 (\(scratch.sub("configmap/zoo.cfg.dynamic"))) and the data in \(scratch.sub("data")) \(began): a removed member's data must not rejoin; delete this member's volume (the operator does before it reuses an ordinal)\n")
+        #expect(result.stderr == "ensemble-probe: refusing to start: server 4 (ordinal 3) was scaled away at configuration 0x300000002 (\(scratch.sub("configmap/zoo.cfg.dynamic"))) and the data in \(scratch.sub("data")) \(began): a removed member's data must not rejoin; delete this member's volume (the operator does before it reuses an ordinal)\n")
         #expect(!FileManager.default.fileExists(atPath: scratch.sub("conf")))
         #expect(!FileManager.default.fileExists(atPath: scratch.sub("bin")))
         #expect(try scratch.read("data/myid") == "4\n")
     }
 
-    /// What is not refused: a joiner whose first start was interrupted (its data began under
-    /// the current configuration), a listed member with old data (ZooKeeper syncs it), and
-    /// anything before the ensemble ever formed (version 0: nothing to judge by).
+    /// What is not refused: a volume made after the scale-down (a fresh one for the reused
+    /// ordinal, whose first start was interrupted), a listed member with old data (ZooKeeper
+    /// syncs it, whatever an old departure says), a member a leader hand-off took out (no
+    /// departure: it rejoins with its own data), anything before the ensemble formed.
     @Test(arguments: [
-        (3, "0x300000002\n", [1, 2, 3], Int64(0x3_0000_0002)),
-        (1, "0x100000000\n", [1, 2, 3], Int64(0x3_0000_0002)),
-        (1, nil, [1, 2, 3], Int64(0x3_0000_0002)),
-        (3, "0x0\n", [1, 2, 3], Int64(0)),
-    ] as [(Int, String?, [Int], Int64)])
-    func dataThatMayStartIsAccepted(ordinal: Int, epoch: String?, ids: [Int], version: Int64) throws {
+        (3, "0x300000002\n", [1, 2, 3], Int64(0x3_0000_0002), [4: Int64(0x3_0000_0002)]),
+        (1, "0x100000000\n", [1, 2, 3], Int64(0x3_0000_0002), [2: Int64(0x2_0000_0001)]),
+        (1, nil, [1, 3, 4], Int64(0x3_0000_0002), [:]),
+        (3, "0x0\n", [1, 2, 3], Int64(0), [:]),
+    ] as [(Int, String?, [Int], Int64, [Int: Int64])])
+    func dataThatMayStartIsAccepted(ordinal: Int, epoch: String?, ids: [Int], version: Int64, left: [Int: Int64]) throws {
         let scratch = try ProbeInstallTests.Scratch()
         try scratch.write("data/myid", "\(ordinal + 1)\n")
         if let epoch { try scratch.write("data/config-epoch", epoch) }
-        let result = try install(scratch, ordinal: ordinal, membership: Self.membership(ids, version: version))
+        let result = try install(scratch, ordinal: ordinal, membership: Self.membership(ids, version: version, left: left))
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("myid \(ordinal + 1) already in"), "\(result.stderr)")
         // The epoch of existing data is never rewritten.
@@ -403,6 +404,7 @@ import ZooKeeperTestSupport
         ("server.1=zk-0:2888:3888;2181\nversion=xyz\njoinTemplate=zk-{ordinal}:2888:3888;2181\n", "zoo.cfg.dynamic:2: version 'xyz' is not hexadecimal"),
         ("server.1=zk-0:2888:3888;2181\nversion=1\n", "zoo.cfg.dynamic: no joinTemplate= line"),
         ("server.1=zk-0:2888:3888;2181\nversion=1\njoinTemplate=zk-3:2888:3888;2181\n", "zoo.cfg.dynamic:3: joinTemplate 'zk-3:2888:3888;2181' is not a server value with {ordinal} or {id}"),
+        ("server.1=zk-0:2888:3888;2181\nversion=1\njoinTemplate=zk-{id}:2888:3888;2181\nleft.x=5\n", "zoo.cfg.dynamic:4: 'left.x=5' is not left.<server id>=<hexadecimal version>"),
     ])
     func aMalformedMembershipIsAnErrorNamingTheLine(text: String, error: String) throws {
         let scratch = try ProbeInstallTests.Scratch()
@@ -416,7 +418,7 @@ import ZooKeeperTestSupport
         let scratch = try ProbeInstallTests.Scratch()
         try scratch.write("data/myid", "4\n")
         try scratch.write("data/config-epoch", "yesterday\n")
-        let result = try install(scratch, ordinal: 3, membership: Self.membership([1, 2, 3], version: 5))
+        let result = try install(scratch, ordinal: 3, membership: Self.membership([1, 2, 3], version: 5, left: [4: 4]))
         #expect(result.status == 1)
         #expect(result.stderr == "ensemble-probe: refusing to start: \(scratch.sub("data/config-epoch")) holds 'yesterday ', not a configuration version\n")
     }

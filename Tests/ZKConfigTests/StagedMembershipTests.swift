@@ -8,8 +8,10 @@ import ZKConfig
     ], version: 0x2_0000_0004)
 
     @Test func theTextReadsBackAsTheSameMembership() throws {
-        let staged = StagedMembership(config: Self.config, joinTemplate: "zk-{ordinal}.zk-hs:2888:3888:participant;2181")
+        let staged = StagedMembership(config: Self.config, joinTemplate: "zk-{ordinal}.zk-hs:2888:3888:participant;2181",
+                                      left: [5: 0x2_0000_0002, 4: 0x1_0000_0009])
         #expect(try StagedMembership.parse(staged.text) == staged)
+        #expect(staged.text.hasSuffix("\nleft.4=100000009\nleft.5=200000002\n"))
         // What /zookeeper/config shows: the same text parses as the configuration itself.
         #expect(try DynamicConfig.parse(staged.text) == Self.config)
     }

@@ -13,8 +13,8 @@ public struct DesiredChild: Equatable, Sendable {
 public enum DesiredChildren {
     /// The rendered children in apply order, each stamped with the hash of its own content.
     public static func render(_ ensemble: Ensemble, options: RenderOptions, superUser: SuperUserReference? = nil,
-                              membership: DynamicConfig? = nil) -> [DesiredChild] {
-        Rendering.render(ensemble, options: options, superUser: superUser, membership: membership).compactMap { object in
+                              membership: DynamicConfig? = nil, left: [Int: Int64] = [:]) -> [DesiredChild] {
+        Rendering.render(ensemble, options: options, superUser: superUser, membership: membership, left: left).compactMap { object in
             guard let kind = object["kind"]?.stringValue.flatMap(ChildKind.init(kind:)),
                   let name = object["metadata"]?["name"]?.stringValue else { return nil }
             // A StatefulSet's member count is compared on its own (`Reconciler.needsApply`): the

@@ -92,9 +92,10 @@ public enum Reconciler {
             let zooKeeper = ensemble.spec.engine == .zooKeeper
             // The ConfigMap stages what was last read; while nothing can be read, what it holds.
             let staged = zooKeeper ? stagedMembership(ours.first { $0.kind == .configMap && $0.controllerUID == record.uid }) : nil
-            membership = zooKeeper ? input.live.config ?? staged.flatMap { $0.version > 0 ? $0 : nil } : nil
+            membership = zooKeeper ? input.live.config ?? staged.flatMap { $0.config.version > 0 ? $0.config : nil } : nil
+            let left = staged.map { departures($0, live: input.live.config, desired: ensemble.spec.replicas) } ?? [:]
             let desired = DesiredChildren.render(MembershipGate.effective(ensemble, statefulSet: statefulSet), options: input.options,
-                                                 superUser: superUser, membership: zooKeeper ? input.live.config ?? staged : nil)
+                                                 superUser: superUser, membership: zooKeeper ? input.live.config ?? staged?.config : nil, left: left)
             for child in desired {
                 let existing = input.children.first { $0.kind == child.kind && $0.namespace == child.namespace && $0.name == child.name }
                 if let existing, existing.controllerUID != record.uid {
@@ -155,9 +156,24 @@ public enum Reconciler {
 
     /// The membership a ZooKeeper ConfigMap of ours stages. One edited by hand into something
     /// unreadable counts as staging none: the apply that follows restores it.
-    static func stagedMembership(_ configMap: ObservedChild?) -> DynamicConfig? {
+    static func stagedMembership(_ configMap: ObservedChild?) -> StagedMembership? {
         guard let text = configMap?.membership else { return nil }
-        do { return try StagedMembership.parse(text).config } catch { return nil }
+        do { return try StagedMembership.parse(text) } catch { return nil }
+    }
+
+    /// Servers a scale-down took out (`StagedMembership.left`): those the staged membership
+    /// listed, at or above the desired count, that the live configuration no longer lists
+    /// (from its version on). A server a leader hand-off takes out stays below the desired
+    /// count and is not one. An entry goes once its server is a participant again: its volume
+    /// is then the one it runs with (a fresh one, or the one it never stopped using).
+    static func departures(_ staged: StagedMembership, live: DynamicConfig?, desired: Int) -> [Int: Int64] {
+        var left = staged.left
+        guard let live else { return left }
+        for server in staged.config.servers where server.ordinal >= desired && live.server(ordinal: server.ordinal) == nil {
+            left[server.id] = live.version
+        }
+        for id in left.keys where live.server(ordinal: id - 1)?.role == .participant { left[id] = nil }
+        return left
     }
 
     /// Missing, rendered differently since the last apply, or scaled by someone else
