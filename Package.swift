@@ -47,10 +47,11 @@ let package = Package(
         .target(name: "LocalEnsemble", dependencies: ["ZKConfig", "NetCore", "ZKAdmin"]),
         // Test-only helpers (ensembles on private loopback blocks); only test targets depend on it.
         .target(name: "ZooKeeperTestSupport", dependencies: ["LocalEnsemble", "ZKConfig", "NetCore", "ZKAdmin"]),
-        // The probe runs inside member pods: Glibc + NetCore only, no Foundation, no NIO.
+        // The probe runs inside member pods: Glibc + NetCore only, no Foundation, no NIO
+        // (ZKAdmin and ZKConfig are pure Swift on top of those).
         .executableTarget(
             name: "Probes",
-            dependencies: ["NetCore", "ZKAdmin"],
+            dependencies: ["NetCore", "ZKAdmin", "ZKConfig"],
             swiftSettings: [.unsafeFlags(["-Osize"], .when(configuration: .release))]
         ),
         // The controller runtime: caches, watchers, work queue, leader election, metrics and the

@@ -298,6 +298,14 @@ public enum EnsembleAPI {
             ("leftConfiguration", .array("server.N lines of members the operator took out of the dynamic configuration (a leader hand-off); each is added back as it was.",
                                          of: .string("A server.N=... line.", maxLength: 1024), maxItems: 16)),
         ])),
+        ("membership", .object("ZooKeeper: the membership as the operator last read it from /zookeeper/config. Scaling changes it one server at a time, each reconfig conditional on the version.", defaulted: false, [
+            ("version", .string("The configuration version (hexadecimal, as ZooKeeper prints it); every reconfig moves it.", maxLength: 32)),
+            ("servers", .array("The servers of the configuration.", of: .object("One server.", defaulted: false, [
+                ("id", .integer("Server id (myid) = StatefulSet ordinal + 1.", minimum: 1)),
+                ("member", .string("Pod name.", maxLength: 253)),
+                ("role", .string("participant (votes) or observer.", maxLength: 32)),
+            ]), maxItems: 255)),
+        ])),
         ("conditions", .array("Available, Progressing and Degraded.", of: condition, maxItems: 16)),
     ])
 

@@ -37,7 +37,13 @@ public enum ProbeInstall {
 public struct RenderOptions: Sendable {
     /// Image that carries the ensemble-probe binary (the operator's image).
     public var probeImage: String
-    public init(probeImage: String = Defaults.probeImage) { self.probeImage = probeImage }
+    /// ZooKeeper: how members name each other in `server.N` values.
+    public var memberServer: MemberServerTemplate
+
+    public init(probeImage: String = Defaults.probeImage, memberServer: MemberServerTemplate = .standard) {
+        self.probeImage = probeImage
+        self.memberServer = memberServer
+    }
 }
 
 /// The operator's super user for one ZooKeeper Ensemble, as rendering refers to it: members
@@ -64,11 +70,25 @@ public enum Rendering {
     /// On member pods: `SuperUserReference.digestHash` of the super user the member accepts.
     public static let superUserAnnotation = "ensemble.dev/super-user"
 
-    /// Every object the operator creates for the Ensemble, in apply order. `superUser` (ZooKeeper,
-    /// the operator's Secret once it exists) gives members the super user's digest.
+    /// The ConfigMap key with the membership a starting member is given (`StagedMembership`).
+    public static let membershipKey = "zoo.cfg.dynamic"
+
+    /// Every object the operator creates for the Ensemble, in apply order.
+    ///
+    /// - Parameters:
+    ///   - superUser: ZooKeeper, the operator's Secret once it exists: gives members the super
+    ///     user's digest.
+    ///   - membership: ZooKeeper: the membership as the operator last read it
+    ///     (`/zookeeper/config`); nil renders members 0 to replicas - 1 (an ensemble that has
+    ///     not formed yet). It goes into the ConfigMap's `membershipKey` and sizes the
+    ///     PodDisruptionBudget, and never into the hash that rolls members.
+    ///   - left: ZooKeeper: servers a scale-down took out, and from which version
+    ///     (`StagedMembership.left`).
     public static func render(_ ensemble: Ensemble, options: RenderOptions = RenderOptions(),
-                              superUser: SuperUserReference? = nil) -> [Value] {
-        let context = RenderContext(ensemble: ensemble, options: options, superUser: ensemble.spec.engine == .zooKeeper ? superUser : nil)
+                              superUser: SuperUserReference? = nil, membership: DynamicConfig? = nil, left: [Int: Int64] = [:]) -> [Value] {
+        let zooKeeper = ensemble.spec.engine == .zooKeeper
+        let context = RenderContext(ensemble: ensemble, options: options, superUser: zooKeeper ? superUser : nil,
+                                    membership: zooKeeper ? membership : nil, left: zooKeeper ? left : [:])
         var objects: [Value] = []
         if ensemble.spec.engine == .zooKeeper { objects.append(context.zooKeeperConfigMap()) }
         objects.append(context.headlessService())
@@ -79,20 +99,40 @@ public enum Rendering {
         return objects.map { $0.pruned() }
     }
 
-    /// The PodDisruptionBudget's maxUnavailable: the spec's, else 1 when quorum math allows it.
-    public static func maxUnavailable(_ spec: EnsembleSpec) -> Int {
-        spec.podDisruptionBudget.maxUnavailable ?? min(1, (spec.replicas - 1) / 2)
+    /// The PodDisruptionBudget's maxUnavailable: the spec's, else 1 when quorum math allows
+    /// it; never more than the quorum math of `voters` (ZooKeeper: the participants of the
+    /// live configuration, which lag `spec.replicas` while a scale is under way: growing from
+    /// 1, a second pod may start before a second member votes).
+    public static func maxUnavailable(_ spec: EnsembleSpec, voters: Int? = nil) -> Int {
+        let count = min(spec.replicas, voters ?? spec.replicas)
+        return max(0, min(spec.podDisruptionBudget.maxUnavailable ?? 1, (count - 1) / 2))
     }
 
-    /// zoo.cfg for members running in Kubernetes: addresses are the pods' stable DNS names.
+    /// zoo.cfg for members running in Kubernetes, without the membership: members get that
+    /// from `stagedMembership` (so a new member joins with the live membership, and a change
+    /// of membership alone rolls nobody).
     public static func zooCfg(_ ensemble: Ensemble) -> String {
-        let names = EnsembleNames(ensemble)
-        let members = (0..<ensemble.spec.replicas).map { ZooKeeperMember(id: $0 + 1, host: names.memberHost($0)) }
         var settings = ensemble.zooKeeperSettings()
         // Pods only: local mode runs Debian's ZooKeeper, which lacks the Prometheus provider.
         let metrics = ensemble.spec.zookeeper.metrics
         if metrics.enabled { settings.metricsProvider = MetricsProvider(className: metrics.className, httpPort: metrics.port) }
-        return ZooCfg.render(settings: settings, members: members)
+        return ZooCfg.render(settings: settings, servers: [])
+    }
+
+    /// The `server.N` value of a member (by default its stable DNS name and the rendered
+    /// ports): what the staged membership lists and a reconfig adds.
+    public static func serverValue(_ ensemble: Ensemble, ordinal: Int, options: RenderOptions = RenderOptions()) -> String {
+        options.memberServer.value(of: ensemble, ordinal: ordinal)
+    }
+
+    /// The membership starting members are given: `membership` when known, else members 0 to
+    /// replicas - 1 at version 0.
+    public static func stagedMembership(_ ensemble: Ensemble, membership: DynamicConfig?, left: [Int: Int64] = [:],
+                                        options: RenderOptions = RenderOptions()) -> StagedMembership {
+        let config = membership ?? DynamicConfig(
+            servers: (0..<ensemble.spec.replicas).map { .init(id: $0 + 1, role: .participant, value: serverValue(ensemble, ordinal: $0, options: options)) },
+            version: 0)
+        return StagedMembership(config: config, joinTemplate: options.memberServer.joinTemplate(of: ensemble), left: left)
     }
 
     /// The pod's termination grace period: the spec's, else the engine's default.
@@ -121,14 +161,19 @@ struct RenderContext {
     let ensemble: Ensemble
     let options: RenderOptions
     let superUser: SuperUserReference?
+    let membership: DynamicConfig?
+    let left: [Int: Int64]
     let names: EnsembleNames
     var spec: EnsembleSpec { ensemble.spec }
     var isZooKeeper: Bool { spec.engine == .zooKeeper }
 
-    init(ensemble: Ensemble, options: RenderOptions, superUser: SuperUserReference? = nil) {
+    init(ensemble: Ensemble, options: RenderOptions, superUser: SuperUserReference? = nil, membership: DynamicConfig? = nil,
+         left: [Int: Int64] = [:]) {
         self.ensemble = ensemble
         self.options = options
         self.superUser = superUser
+        self.membership = membership
+        self.left = left
         self.names = EnsembleNames(ensemble)
     }
 
@@ -151,6 +196,7 @@ struct RenderContext {
 
     // MARK: ConfigMap
 
+    /// What members are configured with: a change here rolls them.
     var configData: [(String, String)] {
         [
             ("zoo.cfg", Rendering.zooCfg(ensemble)),
@@ -164,10 +210,13 @@ struct RenderContext {
     }
 
     func zooKeeperConfigMap() -> Value {
-        [
+        // The membership changes with every scale step and is read only when a member starts:
+        // outside the hash.
+        let membershipText = Rendering.stagedMembership(ensemble, membership: membership, left: left, options: options).text
+        return [
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": metadata(names.configMap),
-            "data": .object(Object(configData.map { ($0.0, .string($0.1)) })),
+            "data": .object(Object(configData.map { ($0.0, .string($0.1)) } + [(Rendering.membershipKey, .string(membershipText))])),
         ]
     }
 
@@ -240,7 +289,7 @@ struct RenderContext {
             "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
             "metadata": metadata(names.podDisruptionBudget),
             "spec": [
-                "maxUnavailable": .int(Rendering.maxUnavailable(spec)),
+                "maxUnavailable": .int(Rendering.maxUnavailable(spec, voters: membership?.participantOrdinals.count)),
                 "selector": ["matchLabels": .sortedMap(names.selectorLabels)],
             ],
         ]

@@ -55,6 +55,10 @@ struct EnsembleOperatorCommand: AsyncParsableCommand {
                                discussion: "Placeholders {pod} {service} {namespace} {clusterDomain} {port} {ordinal} {id} {name}."))
     var memberAddressTemplate: String = MemberAddressTemplate.defaultTemplate
 
+    @Option(help: ArgumentHelp("The server.N value ZooKeeper members are given for each other: in the membership they start with and in the reconfig that adds one.",
+                               discussion: "The default is the member's stable DNS name through the headless Service. Placeholders {pod} {service} {namespace} {clusterDomain} {ordinal} {id} {name}."))
+    var memberServerTemplate: String = MemberServerTemplate.defaultTemplate
+
     @Option(help: "Image that carries the ensemble-probe binary, used in member pods' init containers.")
     var probeImage: String = Defaults.probeImage
 
@@ -77,6 +81,7 @@ struct EnsembleOperatorCommand: AsyncParsableCommand {
         guard Logger.Format(rawValue: logFormat) != nil else { throw ValidationError("--log-format must be json or text, got '\(logFormat)'") }
         guard Logger.Level(name: logLevel) != nil else { throw ValidationError("--log-level must be debug, info, warning or error, got '\(logLevel)'") }
         do { _ = try MemberAddressTemplate(memberAddressTemplate) } catch { throw ValidationError("--member-address-template: \(error.description)") }
+        do { _ = try MemberServerTemplate(memberServerTemplate) } catch { throw ValidationError("--member-server-template: \(error.description)") }
         guard (1...256).contains(workers) else { throw ValidationError("--workers must be between 1 and 256, got \(workers)") }
         guard memberProbeInterval > 0, memberProbeTimeout > 0 else { throw ValidationError("--member-probe-interval and --member-probe-timeout must be positive") }
         guard leaseDuration > renewDeadline, renewDeadline > retryPeriod, retryPeriod > 0 else {
@@ -91,7 +96,8 @@ struct EnsembleOperatorCommand: AsyncParsableCommand {
             namespace: namespace, metricsBindAddress: metricsBindAddress, healthBindAddress: healthProbeBindAddress,
             leaderElect: leaderElect, leaderElectionNamespace: leaderElectionNamespace, leaderElectionID: leaderElectionID,
             leaseDuration: leaseDuration, renewDeadline: renewDeadline, retryPeriod: retryPeriod,
-            memberAddressTemplate: try MemberAddressTemplate(memberAddressTemplate), probeImage: probeImage, workers: workers,
+            memberAddressTemplate: try MemberAddressTemplate(memberAddressTemplate), memberServerTemplate: try MemberServerTemplate(memberServerTemplate),
+            probeImage: probeImage, workers: workers,
             memberProbeInterval: memberProbeInterval, memberProbeTimeout: memberProbeTimeout)
         let configuration: ClientConfiguration
         do {

@@ -18,6 +18,7 @@ struct OperatorSettings: Sendable {
     var renewDeadline: Double
     var retryPeriod: Double
     var memberAddressTemplate: MemberAddressTemplate
+    var memberServerTemplate: MemberServerTemplate
     var probeImage: String
     var workers: Int
     var memberProbeInterval: Double
@@ -74,7 +75,7 @@ struct OperatorRuntime: Sendable {
                                   timeout: settings.memberProbeTimeout, metrics: metrics, logger: logger)
         let sessions = ConfigSessions(interval: settings.memberProbeInterval, requestTimeout: max(3, settings.memberProbeTimeout), logger: logger)
         let reconciler = EnsembleReconciler(client: client, caches: caches, prober: prober, sessions: sessions, queue: queue,
-                                            renderOptions: RenderOptions(probeImage: settings.probeImage), identity: identity, logger: logger,
+                                            renderOptions: RenderOptions(probeImage: settings.probeImage, memberServer: settings.memberServerTemplate), identity: identity, logger: logger,
                                             freshness: settings.memberProbeTimeout + 2)
         let controller = Controller(name: "ensemble", queue: queue, workers: settings.workers, logger: logger, metrics: metrics) { key in
             try await reconciler.reconcile(key)

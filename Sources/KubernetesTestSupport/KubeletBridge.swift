@@ -118,6 +118,10 @@ public final class KubeletBridge: Sendable {
 
     /// The operator's `--member-address-template` for these members.
     public var memberAddressTemplate: String { "\(block).{id}:2181" }
+    /// The operator's `--member-server-template` for these members: what it stages and adds
+    /// with reconfigs must be what members here reach each other at (as `translate` makes
+    /// the ConfigMap's `server.N` lines), not the cluster DNS names.
+    public var memberServerTemplate: String { "\(block).{id}:2888:3888:participant;\(block).{id}:2181" }
     public func address(ordinal: Int) -> String { "\(block).\(ordinal + 1)" }
 
     /// What happened so far.

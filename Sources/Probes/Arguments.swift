@@ -158,8 +158,8 @@ private func parseInstall(_ scanner: inout OptionScanner) throws(UsageError) -> 
     if (options.configSource == nil) != (options.configDir == nil) {
         throw UsageError("--config-source and --config-dir go together")
     }
-    if options.ordinal != nil && options.dataDir == nil {
-        throw UsageError("--ordinal only matters with --data-dir (it decides myid)")
+    if options.ordinal != nil && options.dataDir == nil && options.configSource == nil {
+        throw UsageError("--ordinal only matters with --data-dir or --config-source (it decides myid and the member's own server line)")
     }
     return .install(options)
 }
@@ -284,13 +284,20 @@ func help(for command: Command?) -> String {
                  --ordinal, else the POD_INDEX environment variable (downward API of the
                  label apps.kubernetes.io/pod-index), else the numeric suffix after the
                  last '-' of the host name's first label. Ordinals are 0 to 254 (server ids
-                 1 to 255), and the id must be one of the staged zoo.cfg's server.N. If the
-                 data directory already holds a different myid, nothing is changed and
-                 install fails: that data belongs to another member, and two members with
-                 one id break the ensemble.
-              3. With --config-source/--config-dir: copies every regular file of the
-                 (read-only) ConfigMap mount into the writable config directory, each
-                 atomically. ZooKeeper rewrites zoo.cfg on start, so it must be writable.
+                 1 to 255). If the data directory already holds a different myid, nothing
+                 is changed and install fails: that data belongs to another member, and
+                 two members with one id break the ensemble.
+              3. With --config-source/--config-dir: copies the files of the (read-only)
+                 ConfigMap mount into the writable config directory, each atomically
+                 (ZooKeeper rewrites zoo.cfg). When the ConfigMap has zoo.cfg.dynamic (the
+                 membership the operator last read, with its version), the member starts
+                 with that membership, plus itself as a participant when it is not listed
+                 (it joins as a non-voting follower until a reconfig adds it): zoo.cfg
+                 names a dynamic file zoo.cfg.dynamic.<version> (version 0 when the member
+                 added itself). A fresh data directory records that version in
+                 config-epoch; a member a scale-down took out (left.N in zoo.cfg.dynamic)
+                 whose data began before it left is refused: a removed member's old data
+                 must not rejoin. Without zoo.cfg.dynamic, zoo.cfg must list this member's id.
 
             Options:
               --data-dir DIR       ZooKeeper dataDir, where myid lives.

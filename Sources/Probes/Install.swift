@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import ZKConfig
 
 /// Why install refused or failed; the description is the line on stderr.
 struct InstallError: Error {
@@ -15,15 +16,34 @@ let installedName = "ensemble-probe"
 
 func runInstall(_ options: InstallOptions, environment: (String) -> String?) throws(InstallError) -> String {
     var done: [String] = []
-    // myid first: if this data directory belongs to another member, change nothing at all.
-    if let dataDir = options.dataDir {
-        let ordinal = try resolveOrdinal(explicit: options.ordinal, environment: environment)
-        if let source = options.configSource { try checkListed(id: ordinal + 1, ordinal: ordinal, configSource: source) }
-        done.append(try writeMyid(dataDir: dataDir, ordinal: ordinal))
+    // The membership the operator keeps for starting members; nil with a ConfigMap from
+    // before it kept one (its zoo.cfg lists the servers itself).
+    let staged = try options.configSource.flatMap { source throws(InstallError) in try readStagedMembership(in: source) }
+    let ordinal = options.dataDir != nil || staged != nil ? try resolveOrdinal(explicit: options.ordinal, environment: environment) : nil
+    // Every check before any write: a member that is refused changes nothing at all.
+    var hasData = false
+    if let dataDir = options.dataDir, let ordinal {
+        hasData = try existingMyid(dataDir: dataDir, ordinal: ordinal)
+        if let staged, let source = options.configSource {
+            if hasData { try checkEpoch(dataDir: dataDir, ordinal: ordinal, staged: staged, source: source) }
+        } else if let source = options.configSource {
+            try checkListed(id: ordinal + 1, ordinal: ordinal, configSource: source)
+        }
+    }
+    if let dataDir = options.dataDir, let ordinal {
+        if hasData {
+            done.append("myid \(ordinal + 1) already in \(join(dataDir, "myid"))")
+        } else {
+            done.append(try writeMyid(dataDir: dataDir, ordinal: ordinal, epoch: staged?.config.version))
+        }
     }
     if let source = options.configSource, let target = options.configDir {
-        let count = try stageConfig(from: source, to: target)
-        done.append("staged \(count) config file\(count == 1 ? "" : "s") into \(target)")
+        if let staged, let ordinal {
+            done.append(try stageMembership(staged, ordinal: ordinal, from: source, to: target))
+        } else {
+            let count = try stageConfig(from: source, to: target)
+            done.append("staged \(count) config file\(count == 1 ? "" : "s") into \(target)")
+        }
     }
     try makeDirectories(options.directory)
     let binary = try readFile("/proc/self/exe")
@@ -91,24 +111,116 @@ extension Substring {
     }
 }
 
-/// Writes `myid` unless an identical one exists; a different (or unreadable) one is refused.
-func writeMyid(dataDir: String, ordinal: Int) throws(InstallError) -> String {
+/// Whether the data directory already has this member's `myid`; a different (or
+/// unreadable) one is refused.
+func existingMyid(dataDir: String, ordinal: Int) throws(InstallError) -> Bool {
     let id = ordinal + 1
     let path = join(dataDir, "myid")
-    if let existing = try readFileIfExists(path) {
-        let text = String(decoding: existing, as: UTF8.self)
-        let trimmed = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" })
-        guard trimmed.count == 1, let found = Int(trimmed[0]) else {
-            throw InstallError("refusing to start: \(path) holds '\(sanitizedLine(text, limit: 40))', not a server id; this pod is id \(id) (ordinal \(ordinal))")
-        }
-        guard found == id else {
-            throw InstallError("refusing to start: \(path) holds id \(found) but this pod is id \(id) (ordinal \(ordinal)); the data directory belongs to another member")
-        }
-        return "myid \(id) already in \(path)"
+    guard let existing = try readFileIfExists(path) else { return false }
+    let text = String(decoding: existing, as: UTF8.self)
+    let trimmed = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" })
+    guard trimmed.count == 1, let found = Int(trimmed[0]) else {
+        throw InstallError("refusing to start: \(path) holds '\(sanitizedLine(text, limit: 40))', not a server id; this pod is id \(id) (ordinal \(ordinal))")
     }
+    guard found == id else {
+        throw InstallError("refusing to start: \(path) holds id \(found) but this pod is id \(id) (ordinal \(ordinal)); the data directory belongs to another member")
+    }
+    return true
+}
+
+/// Starts a fresh data directory: `myid`, and with a staged membership the configuration
+/// epoch the data begins at (`epochFile`), written first so a directory with a myid always
+/// has it.
+func writeMyid(dataDir: String, ordinal: Int, epoch: Int64?) throws(InstallError) -> String {
+    let id = ordinal + 1
+    let path = join(dataDir, "myid")
     try makeDirectories(dataDir)
+    if let epoch {
+        try writeFileAtomically(join(dataDir, epochFile), Array("\(hexVersion(epoch))\n".utf8), mode: 0o644)
+    }
     try writeFileAtomically(path, Array("\(id)\n".utf8), mode: 0o644)
-    return "wrote myid \(id) to \(path)"
+    return "wrote myid \(id)" + (epoch.map { " and configuration epoch \(hexVersion($0))" } ?? "") + " to \(dataDir)"
+}
+
+// MARK: - The staged membership
+
+/// In the data directory: the version of the configuration the operator had when the
+/// directory was first used (hexadecimal, `0x` first).
+let epochFile = "config-epoch"
+
+func hexVersion(_ version: Int64) -> String { "0x" + String(version, radix: 16) }
+
+/// The ConfigMap's membership file, or nil when the ConfigMap has none.
+func readStagedMembership(in source: String) throws(InstallError) -> StagedMembership? {
+    let path = join(source, membershipFile)
+    guard let bytes = try readFileIfExists(path) else { return nil }
+    do {
+        return try StagedMembership.parse(String(decoding: bytes, as: UTF8.self))
+    } catch {
+        guard case .malformed(let line, let reason) = error else { throw InstallError("\(path): \(error)") }
+        throw InstallError("\(path)\(line > 0 ? ":\(line)" : ""): \(sanitizedLine(reason))")
+    }
+}
+
+/// The ConfigMap key the operator keeps the membership under (Rendering.membershipKey).
+let membershipFile = "zoo.cfg.dynamic"
+
+/// Refuses the data of a member a scale-down took out: the staged membership says from which
+/// configuration on its server is gone (`left.N`), and a data directory started before that
+/// is from this ordinal's earlier life. The operator deletes such a volume before it reuses
+/// the ordinal, so meeting it here means something else brought it back. Anything else may
+/// start: a listed member's data may lag any amount (ZooKeeper syncs it), a member a leader
+/// hand-off took out rejoins with its own data, and a volume made after the scale-down began
+/// at or after that configuration.
+func checkEpoch(dataDir: String, ordinal: Int, staged: StagedMembership, source: String) throws(InstallError) {
+    let id = ordinal + 1
+    guard staged.config.server(ordinal: ordinal) == nil, let left = staged.left[id] else { return }
+    let path = join(dataDir, epochFile)
+    var epoch: Int64 = 0
+    if let bytes = try readFileIfExists(path) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        var digits = Substring(text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }).first ?? "")
+        if digits.hasPrefix("0x") { digits = digits.dropFirst(2) }
+        guard let value = Int64(digits, radix: 16), value >= 0 else {
+            throw InstallError("refusing to start: \(path) holds '\(sanitizedLine(text, limit: 40))', not a configuration version")
+        }
+        epoch = value
+    }
+    guard epoch < left else { return }
+    let began = epoch == 0 ? "before configuration epochs were recorded" : "at configuration \(hexVersion(epoch))"
+    throw InstallError("refusing to start: server \(id) (ordinal \(ordinal)) was scaled away at configuration \(hexVersion(left)) (\(join(source, membershipFile))) and the data in \(dataDir) began \(began): a removed member's data must not rejoin; delete this member's volume (the operator does before it reuses an ordinal)")
+}
+
+/// Stages the configuration of a member that takes its membership from `staged`: every
+/// ConfigMap file but zoo.cfg and the membership file as is, the dynamic configuration file
+/// ZooKeeper reads (see `StagedMembership` for its name and contents), and zoo.cfg pointing at it.
+func stageMembership(_ staged: StagedMembership, ordinal: Int, from source: String, to target: String) throws(InstallError) -> String {
+    let zooCfgPath = join(source, "zoo.cfg")
+    let zooCfg = String(decoding: try readFile(zooCfgPath), as: UTF8.self)
+    var lines: [Substring] = []
+    for (index, line) in zooCfg.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        let key = line.drop(while: { $0 == " " || $0 == "\t" }).prefix(while: { $0 != "=" && $0 != " " && $0 != "\t" })
+        if key.hasPrefix("server.") || key == "dynamicConfigFile" {
+            throw InstallError("\(zooCfgPath):\(index + 1): '\(key)' belongs in \(membershipFile), not in zoo.cfg")
+        }
+        lines.append(line)
+    }
+    while lines.last?.isEmpty == true { lines.removeLast() }
+    let start = staged.start(ordinal: ordinal)
+    let dynamicPath = join(target, StagedMembership.dynamicFileName(version: start.version))
+    let others = try regularFiles(in: source).filter { $0 != "zoo.cfg" && $0 != membershipFile }
+    try makeDirectories(target)
+    for name in others.sorted() {
+        try writeFileAtomically(join(target, name), try readFile(join(source, name)), mode: 0o644)
+    }
+    // The file zoo.cfg names first: ZooKeeper never sees a zoo.cfg pointing at nothing.
+    try writeFileAtomically(dynamicPath, Array(StagedMembership.dynamicFileText(start.servers).utf8), mode: 0o644)
+    let text = lines.joined(separator: "\n") + "\ndynamicConfigFile=\(dynamicPath)\n"
+    try writeFileAtomically(join(target, "zoo.cfg"), Array(text.utf8), mode: 0o644)
+    let how = start.listed
+        ? "server \(ordinal + 1) is in configuration \(hexVersion(start.version))"
+        : "server \(ordinal + 1) joins configuration \(hexVersion(staged.config.version)) (staged as version 0)"
+    return "staged \(others.count + 2) config files into \(target) (\(start.servers.count) servers; \(how))"
 }
 
 /// Copies every regular file (following the ConfigMap's symlinks) from `source` to `target`.

@@ -9,7 +9,8 @@ import NetCore
 // it into the pod's events when a probe fails.
 
 func say(_ line: String) {
-    let bytes = Array(("ensemble-probe: " + sanitizedLine(line) + "\n").utf8)
+    // Long enough for a message naming two paths; what came from outside is bounded earlier.
+    let bytes = Array(("ensemble-probe: " + sanitizedLine(line, limit: 1000) + "\n").utf8)
     _ = bytes.withUnsafeBytes { write(2, $0.baseAddress!, $0.count) }
 }
 

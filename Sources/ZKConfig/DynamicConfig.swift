@@ -78,7 +78,7 @@ public struct DynamicConfig: Sendable, Equatable {
 
     /// The role field of `host:port:port[:role][;[clientAddress:]clientPort]`; nil when the
     /// value does not have that shape. IPv6 hosts are bracketed (`[::1]:2888:3888`).
-    static func role(ofServerValue value: String) -> ZooKeeperMember.Role? {
+    public static func role(ofServerValue value: String) -> ZooKeeperMember.Role? {
         let peer = value.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0]
         var rest = Substring(peer)
         if rest.hasPrefix("[") {

@@ -1,4 +1,5 @@
 import EnsembleCore
+import ZKConfig
 import Testing
 
 /// An Ensemble as the API server returns it (with server-side metadata the cache trims).
@@ -148,30 +149,41 @@ let later = "2025-01-01T00:05:00Z"
         #expect(again.isEmpty)
     }
 
-    @Test func aRunningZooKeeperEnsembleKeepsItsMemberList() throws {
+    /// The member count of a running ZooKeeper ensemble is the membership planner's: a new
+    /// spec.replicas never reaches the StatefulSet directly (ScaleReconcileTests has the steps).
+    @Test func aRunningZooKeeperEnsembleKeepsItsMemberCountForThePlanner() throws {
         let first = Reconciler.plan(ReconcileInput(record: try record(serverEnsemble()), pods: pods(3), now: now))
         let children = observed(first, statefulSet: StatefulSetState(specReplicas: 3, replicas: 3, readyReplicas: 3, updateRevision: "rev-1"))
         let scaled = try record(serverEnsemble(generation: 2, spec: ["engine": "ZooKeeper", "replicas": 5, "zookeeper": ["heapSize": "768m"]],
                                                status: first.status!.value))
         let plan = Reconciler.plan(ReconcileInput(record: scaled, children: children, pods: pods(3), now: now))
-        // The heap change applies; the member count and zoo.cfg's server list stay at 3.
+        // The heap change applies; the member count and the staged membership stay at 3.
         #expect(plan.apply.map(\.kind) == [.statefulSet])
         #expect(plan.apply[0].body["spec"]?["replicas"] == 3)
-        let progressing = try #require(plan.status?.condition(.progressing))
-        #expect(progressing.reason == "ScalingHeld" && progressing.message.contains("5"))
-        #expect(plan.events.contains { $0.type == .warning && $0.reason == "ScalingHeld" })
-        #expect(plan.status?.phase == .updating)
+        #expect(plan.status?.condition(.progressing)?.reason != "ScalingHeld")
+        #expect(!plan.events.contains { $0.reason == "ScalingHeld" })
+        #expect(plan.status?.condition(.degraded)?.status == .isFalse, "3 of the 3 members that should run are ready")
     }
 
     @Test func cassandraMayGrowButNotShrink() throws {
         let spec: Value = ["engine": "Cassandra", "replicas": 3]
         let first = Reconciler.plan(ReconcileInput(record: try record(serverEnsemble(spec: spec)), now: now))
         let children = observed(first, statefulSet: StatefulSetState(specReplicas: 3))
+        // Growth goes through the planner, one node at a time (ScaleReconcileTests).
         let grow = Reconciler.plan(ReconcileInput(record: try record(serverEnsemble(spec: ["engine": "Cassandra", "replicas": 4])), children: children, now: now))
-        #expect(grow.apply.first { $0.kind == .statefulSet }?.body["spec"]?["replicas"] == 4)
+        #expect(grow.apply.isEmpty)
+        #expect(grow.status?.condition(.progressing)?.reason != "ScalingHeld")
         let shrink = Reconciler.plan(ReconcileInput(record: try record(serverEnsemble(spec: ["engine": "Cassandra", "replicas": 2])), children: children, now: now))
         #expect(shrink.apply.isEmpty)
         #expect(shrink.status?.condition(.progressing)?.reason == "ScalingHeld")
+        // The condition and the Warning say how to do it by hand: decommission first.
+        let message = try #require(shrink.status?.condition(.progressing)?.message)
+        #expect(message.contains("`kubectl -n ns exec zk-2 -c cassandra -- nodetool decommission`, once nodetool status no longer lists it `kubectl -n ns scale statefulset zk --replicas=2`"), "\(message)")
+        #expect(shrink.events.contains { $0.type == .warning && $0.reason == "ScalingHeld" && $0.message == message })
+        let five = Reconciler.plan(ReconcileInput(record: try record(serverEnsemble(spec: ["engine": "Cassandra", "replicas": 3])),
+                                                  children: observed(first, statefulSet: StatefulSetState(specReplicas: 5)), now: now))
+        #expect(five.status?.condition(.progressing)?.message.contains("; then the same for zk-3 (`zkctl plan scale -f FILE --from 5`") == true,
+                "\(five.status?.condition(.progressing)?.message ?? "")")
     }
 
     @Test func childrenOfSomeoneElseAreLeftAlone() throws {
@@ -332,6 +344,35 @@ let later = "2025-01-01T00:05:00Z"
         #expect(throws: MemberAddressTemplate.Invalid.self) { try MemberAddressTemplate("{pod") }
         #expect(throws: MemberAddressTemplate.Invalid.self) { try MemberAddressTemplate("{pod}.x") }
         do { _ = try MemberAddressTemplate("{pod}.{svc}:{port}") } catch { #expect(error.description.contains("{svc}")) }
+    }
+}
+
+/// The server.N values members are given for each other (staged membership, reconfigs).
+@Suite struct MemberServerTemplateTests {
+    @Test func defaultIsTheStableDNSNameWithTheRenderedPorts() throws {
+        let zk = try #require(try record(serverEnsemble()).ensemble)
+        #expect(MemberServerTemplate.standard.value(of: zk, ordinal: 2) == "zk-2.zk-hs.ns.svc.cluster.local:2888:3888:participant;2181")
+        #expect(Rendering.serverValue(zk, ordinal: 2) == ZooKeeperMember(id: 3, host: EnsembleNames(zk).memberHost(2)).serverValue)
+        #expect(MemberServerTemplate.standard.joinTemplate(of: zk) == "zk-{ordinal}.zk-hs.ns.svc.cluster.local:2888:3888:participant;2181")
+    }
+
+    /// A template (a test's loopback block) goes everywhere a server value does: the staged
+    /// membership and its join template.
+    @Test func aTemplateNamesMembersEverywhere() throws {
+        let zk = try #require(try record(serverEnsemble()).ensemble)
+        let options = RenderOptions(memberServer: try MemberServerTemplate("127.3.4.{id}:2888:3888:participant;127.3.4.{id}:2181"))
+        #expect(Rendering.serverValue(zk, ordinal: 0, options: options) == "127.3.4.1:2888:3888:participant;127.3.4.1:2181")
+        let staged = Rendering.stagedMembership(zk, membership: nil, options: options)
+        #expect(staged.config.server(ordinal: 2)?.value == "127.3.4.3:2888:3888:participant;127.3.4.3:2181")
+        #expect(staged.start(ordinal: 5).servers.last?.value == "127.3.4.6:2888:3888:participant;127.3.4.6:2181")
+        let configMap = try #require(Rendering.render(zk, options: options).first { $0["kind"] == "ConfigMap" })
+        #expect(configMap.at("data")?[Rendering.membershipKey]?.stringValue?.contains("joinTemplate=127.3.4.{id}:2888:3888:participant;127.3.4.{id}:2181\n") == true)
+    }
+
+    @Test func badTemplatesAreRefusedWithTheReason() {
+        #expect(throws: MemberAddressTemplate.Invalid.self) { try MemberServerTemplate("{pod}:{port}:3888;2181") }
+        #expect(throws: MemberAddressTemplate.Invalid.self) { try MemberServerTemplate("{pod}:2888") }
+        do { _ = try MemberServerTemplate("{pod}:2888") } catch { #expect(error.description.contains("not host:quorumPort:electionPort")) }
     }
 }
 

@@ -1,5 +1,6 @@
 import EnsembleCore
 import Testing
+import ZKConfig
 
 @Suite struct RenderingTests {
     func render(_ spec: String, name: String = "zk", uid: String? = nil) throws -> [Value] {
@@ -29,7 +30,8 @@ import Testing
         #expect(try hash("engine: ZooKeeper") == base, "the hash is deterministic")
         #expect(try hash("engine: ZooKeeper\nzookeeper:\n  tickTime: 3000") != base)
         #expect(try hash("engine: ZooKeeper\nzookeeper:\n  config:\n    snapCount: \"10\"") != base)
-        #expect(try hash("engine: ZooKeeper\nreplicas: 5") != base, "the member list is configuration")
+        // The membership travels in the ConfigMap's own key: a scale step rolls nobody.
+        #expect(try hash("engine: ZooKeeper\nreplicas: 5") == base, "the member list is not in the hash")
         #expect(try hash("engine: ZooKeeper\nzookeeper:\n  logLevel: DEBUG") != base)
         // Pod-only changes do not touch the configuration hash.
         #expect(try hash("engine: ZooKeeper\nimage: zookeeper:3.9.3") == base)
@@ -88,7 +90,8 @@ import Testing
         #expect(set.at("spec.updateStrategy.type") == "OnDelete")
         #expect(set.at("spec.serviceName") == "zk-hs")
         let config = try #require(object(objects, kind: "ConfigMap")?.at("data"))
-        #expect(config["zoo.cfg"]?.stringValue?.contains("server.3=zk-2.zk-hs.default.svc.cluster.local:2888:3888:participant;2181") == true)
+        #expect(config["zoo.cfg"]?.stringValue?.contains("server.") == false, "members take the membership from zoo.cfg.dynamic")
+        #expect(config[Rendering.membershipKey]?.stringValue?.contains("\nserver.3=zk-2.zk-hs.default.svc.cluster.local:2888:3888:participant;2181\n") == true)
         #expect(config["logback.xml"]?.stringValue?.contains("ConsoleAppender") == true)
     }
 
@@ -318,5 +321,55 @@ import Testing
     func oddDocumentsAreErrorsNotCrashes(_ yaml: String) throws {
         let documents = (try? ManifestLoader.loadDocuments(yaml: yaml, source: "odd")) ?? []
         for document in documents { #expect(!Validator.validate(document: document).isValid) }
+    }
+}
+
+/// The membership members start with, and what follows its size.
+@Suite struct MembershipRenderingTests {
+    func sts(_ objects: [Value]) throws -> Value { try #require(object(objects, kind: "StatefulSet")) }
+
+    static let live = DynamicConfig(servers: [
+        .init(id: 1, role: .participant, value: "zk-0.zk-hs.default.svc.cluster.local:2888:3888:participant;0.0.0.0:2181"),
+        .init(id: 2, role: .participant, value: "zk-1.zk-hs.default.svc.cluster.local:2888:3888:participant;0.0.0.0:2181"),
+        .init(id: 4, role: .participant, value: "zk-3.zk-hs.default.svc.cluster.local:2888:3888:participant;0.0.0.0:2181"),
+        .init(id: 5, role: .participant, value: "zk-4.zk-hs.default.svc.cluster.local:2888:3888:participant;0.0.0.0:2181"),
+    ], version: 0x4_0000_0007)
+
+    /// Before the ensemble forms, members 0 to replicas - 1 at version 0; after, the live
+    /// membership as read, with its version. The join template names a member by its pod.
+    @Test func theConfigMapCarriesTheMembershipStartingMembersGet() throws {
+        let ensemble = try decodeOne(resource("engine: ZooKeeper\nreplicas: 5"))
+        let initial = try #require(object(Rendering.render(ensemble), kind: "ConfigMap")?.at("data")?[Rendering.membershipKey]?.stringValue)
+        let staged = try StagedMembership.parse(initial)
+        #expect(staged.config.version == 0)
+        #expect(staged.config.servers.map(\.id) == [1, 2, 3, 4, 5])
+        #expect(staged.config.server(ordinal: 4)?.value == "zk-4.zk-hs.default.svc.cluster.local:2888:3888:participant;2181")
+        #expect(staged.joinTemplate == "zk-{ordinal}.zk-hs.default.svc.cluster.local:2888:3888:participant;2181")
+        #expect(staged.start(ordinal: 7).servers.last?.value == "zk-7.zk-hs.default.svc.cluster.local:2888:3888:participant;2181")
+
+        let objects = Rendering.render(ensemble, membership: Self.live)
+        let text = try #require(object(objects, kind: "ConfigMap")?.at("data")?[Rendering.membershipKey]?.stringValue)
+        #expect(try StagedMembership.parse(text).config == Self.live)
+        #expect(text.contains("\nversion=400000007\n"))
+        // Only the membership moved: the pods' configuration hash is the same.
+        let hashes = [Rendering.render(ensemble), objects].map { try? self.sts($0).at("spec.template.metadata.annotations")?[Rendering.configHashAnnotation] }
+        #expect(hashes[0] != nil && hashes[0] == hashes[1])
+    }
+
+    /// The budget never allows more disruptions than the voters of the live configuration
+    /// can take: growing 1 -> 3, a second pod runs before a second member votes.
+    @Test(arguments: [(3, [0], 0), (3, [0, 1], 0), (3, [0, 1, 2], 1), (5, [0, 1, 2], 1), (3, [0, 1, 2, 3, 4], 1), (1, [0, 1, 2], 0)])
+    func theDisruptionBudgetFollowsTheVoters(replicas: Int, voters: [Int], expected: Int) throws {
+        let ensemble = try decodeOne(resource("engine: ZooKeeper\nreplicas: \(replicas)"))
+        let membership = DynamicConfig(servers: voters.map { .init(id: $0 + 1, role: .participant, value: "h\($0):2888:3888;2181") }
+                                       + [.init(id: 9, role: .observer, value: "h8:2888:3888:observer;2181")], version: 5)
+        let pdb = try #require(object(Rendering.render(ensemble, membership: membership), kind: "PodDisruptionBudget"))
+        #expect(pdb.at("spec.maxUnavailable") == .int(expected))
+    }
+
+    /// Cassandra keeps no ZooKeeper membership, whatever is passed.
+    @Test func cassandraIgnoresAMembership() throws {
+        let ensemble = try decodeOne(resource(name: "ring", "engine: Cassandra\nreplicas: 5"))
+        #expect(Rendering.render(ensemble, membership: Self.live) == Rendering.render(ensemble))
     }
 }

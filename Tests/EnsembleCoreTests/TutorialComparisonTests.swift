@@ -127,8 +127,11 @@ import ZKConfig
         for (flag, key) in mapping {
             #expect(flags[flag] == entries[key], "\(flag) vs \(key)")
         }
-        #expect(entries["server.1"]?.hasPrefix("zk-0.zk-hs.default.svc.cluster.local:2888:3888") == true)
-        #expect(entries["server.3"]?.hasPrefix("zk-2.zk-hs.default.svc.cluster.local:2888:3888") == true)
+        // The tutorial's server list, which members here take from the staged membership.
+        let membership = try #require(ours.first { $0["kind"] == "ConfigMap" }?.at("data")?[Rendering.membershipKey]?.stringValue)
+        let servers = try StagedMembership.parse(membership).config
+        #expect(servers.server(ordinal: 0)?.value.hasPrefix("zk-0.zk-hs.default.svc.cluster.local:2888:3888") == true)
+        #expect(servers.server(ordinal: 2)?.value.hasPrefix("zk-2.zk-hs.default.svc.cluster.local:2888:3888") == true)
         #expect(flags["heap"]?.lowercased() == "512m")
     }
 }

@@ -311,17 +311,29 @@ final class PodSandbox {
         let myid = try String(contentsOfFile: try outside(ZooKeeperLayout.dataDir + "/myid", mounts: mounts, ensemble: ensemble), encoding: .utf8)
         #expect(myid == "1\n", "install writes myid = ordinal + 1")
         var lines: [String] = []
+        var dynamicFile: String?
         for line in staged.split(separator: "\n").map(String.init) {
             if line.hasPrefix("server.") || line.hasPrefix("metricsProvider.") { continue }
-            if line.hasPrefix("dataDir=") || line.hasPrefix("dataLogDir=") {
+            if line.hasPrefix("dataDir=") || line.hasPrefix("dataLogDir=") || line.hasPrefix("dynamicConfigFile=") {
                 let (key, value) = (line.prefix { $0 != "=" }, line.drop { $0 != "=" }.dropFirst())
-                lines.append("\(key)=\(try outside(String(value), mounts: mounts, ensemble: ensemble))")
+                // install ran with the mount paths mapped, so it named the dynamic file by its outside path.
+                let path = key == "dynamicConfigFile" ? String(value) : try outside(String(value), mounts: mounts, ensemble: ensemble)
+                if key == "dynamicConfigFile" { dynamicFile = path }
+                lines.append("\(key)=\(path)")
                 continue
             }
             lines.append(line)
         }
         #expect(staged.contains("clientPort=2181") && !staged.contains("clientPortAddress"), "the client port listens on every address")
-        lines += Self.members.map { "server.\($0.id)=\($0.serverValue)" }
+        // The membership install staged (the rendered one: this pod and its peers by their DNS
+        // names, version 0 before the ensemble formed), with the test's addresses put in.
+        let dynamic = try #require(dynamicFile, "install names the staged membership in zoo.cfg")
+        #expect(dynamic.hasSuffix("/zoo.cfg.dynamic.0"))
+        let stagedServers = try DynamicConfig.parse(String(contentsOfFile: dynamic, encoding: .utf8))
+        #expect(stagedServers.servers.map(\.id) == Array(1...ensemble.spec.replicas))
+        #expect(stagedServers.server(ordinal: 0)?.value.hasPrefix("\(ensemble.metadata.name)-0.\(ensemble.metadata.name)-hs.") == true)
+        try StagedMembership.dynamicFileText(Self.members.map { .init(id: $0.id, role: .participant, value: $0.serverValue) })
+            .write(toFile: dynamic, atomically: true, encoding: .utf8)
         let config = confDir + "/zoo.cfg"
         try (lines.joined(separator: "\n") + "\n").write(toFile: config, atomically: true, encoding: .utf8)
         let jvmFlags = try (env["JVMFLAGS"] ?? "").split(separator: " ").map { try mapArgument(String($0), mounts: mounts, ensemble: ensemble) }

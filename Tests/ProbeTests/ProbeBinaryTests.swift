@@ -309,3 +309,126 @@ import ZooKeeperTestSupport
         #expect(result.seconds < 10, "took \(result.seconds) s")
     }
 }
+
+/// `install` with the membership the operator keeps in the ConfigMap (`zoo.cfg.dynamic`):
+/// what it stages, and the data directories it refuses.
+@Suite struct ProbeMembershipInstallTests {
+    static let template = "zk-{ordinal}.zk-hs.default.svc.cluster.local:2888:3888:participant;2181"
+
+    static func membership(_ ids: [Int], version: Int64, left: [Int: Int64] = [:]) -> String {
+        StagedMembership(config: DynamicConfig(servers: ids.map {
+            .init(id: $0, role: .participant, value: "zk-\($0 - 1).zk-hs.default.svc.cluster.local:2888:3888:participant;0.0.0.0:2181")
+        }, version: version), joinTemplate: template, left: left).text
+    }
+
+    func install(_ scratch: ProbeInstallTests.Scratch, ordinal: Int, membership: String,
+                 zooCfg: String = "tickTime=2000\ndataDir=/data\n") throws -> ProcessResult {
+        let source = try scratch.configMap(["zoo.cfg": zooCfg, "zoo.cfg.dynamic": membership, "logback.xml": "<configuration/>\n"])
+        return try runProcess(try builtProduct("ensemble-probe"), [
+            "install", scratch.sub("bin"), "--data-dir", scratch.sub("data"),
+            "--config-source", source, "--config-dir", scratch.sub("conf"), "--ordinal", String(ordinal),
+        ])
+    }
+
+    /// A listed member starts with the membership as it is, under its own version (in the
+    /// file name: ZooKeeper refuses a version line inside); a fresh data directory records it.
+    @Test func aListedMemberGetsTheMembershipUnderItsVersion() throws {
+        let scratch = try ProbeInstallTests.Scratch()
+        let result = try install(scratch, ordinal: 1, membership: Self.membership([1, 2, 3], version: 0x3_0000_0002))
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try scratch.read("conf/zoo.cfg") == "tickTime=2000\ndataDir=/data\ndynamicConfigFile=\(scratch.sub("conf/zoo.cfg.dynamic.300000002"))\n")
+        #expect(try scratch.read("conf/zoo.cfg.dynamic.300000002") == """
+            server.1=zk-0.zk-hs.default.svc.cluster.local:2888:3888:participant;0.0.0.0:2181
+            server.2=zk-1.zk-hs.default.svc.cluster.local:2888:3888:participant;0.0.0.0:2181
+            server.3=zk-2.zk-hs.default.svc.cluster.local:2888:3888:participant;0.0.0.0:2181
+
+            """)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.sub("conf")).sorted()
+            == ["logback.xml", "zoo.cfg", "zoo.cfg.dynamic.300000002"], "the ConfigMap's membership file itself is not staged")
+        #expect(try scratch.read("data/myid") == "2\n")
+        #expect(try scratch.read("data/config-epoch") == "0x300000002\n")
+        #expect(result.stderr.contains("server 2 is in configuration 0x300000002"), "\(result.stderr)")
+    }
+
+    /// A member that is not listed adds itself from the template, and the result is staged
+    /// as version 0: it is not the configuration of the live version, and ZooKeeper would
+    /// ignore the leader's configuration of that version if it believed it had it.
+    @Test func aJoiningMemberAddsItselfAtVersionZero() throws {
+        let scratch = try ProbeInstallTests.Scratch()
+        let result = try install(scratch, ordinal: 3, membership: Self.membership([1, 2, 3], version: 0x3_0000_0002))
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try scratch.read("conf/zoo.cfg").hasSuffix("dynamicConfigFile=\(scratch.sub("conf/zoo.cfg.dynamic.0"))\n"))
+        let dynamic = try scratch.read("conf/zoo.cfg.dynamic.0")
+        #expect(dynamic.hasSuffix("server.3=zk-2.zk-hs.default.svc.cluster.local:2888:3888:participant;0.0.0.0:2181\nserver.4=zk-3.zk-hs.default.svc.cluster.local:2888:3888:participant;2181\n"))
+        #expect(!dynamic.contains("version"))
+        #expect(try scratch.read("data/config-epoch") == "0x300000002\n")
+    }
+
+    /// The data of a member a scale-down took out (a volume left behind, now started for the
+    /// reused ordinal) is refused in one line, and nothing is changed.
+    @Test(arguments: [("0x100000000\n", "began at configuration 0x100000000"), (nil, "began before configuration epochs were recorded")])
+    func aRemovedMembersDataIsRefused(epoch: String?, began: String) throws {
+        let scratch = try ProbeInstallTests.Scratch()
+        try scratch.write("data/myid", "4\n")
+        if let epoch { try scratch.write("data/config-epoch", epoch) }
+        let result = try install(scratch, ordinal: 3, membership: Self.membership([1, 2, 3], version: 0x3_0000_0005, left: [4: 0x3_0000_0002, 5: 0x3_0000_0003]))
+        #expect(result.status == 1)
+        #expect(result.stderr == "ensemble-probe: refusing to start: server 4 (ordinal 3) was scaled away at configuration 0x300000002 (\(scratch.sub("configmap/zoo.cfg.dynamic"))) and the data in \(scratch.sub("data")) \(began): a removed member's data must not rejoin; delete this member's volume (the operator does before it reuses an ordinal)\n")
+        #expect(!FileManager.default.fileExists(atPath: scratch.sub("conf")))
+        #expect(!FileManager.default.fileExists(atPath: scratch.sub("bin")))
+        #expect(try scratch.read("data/myid") == "4\n")
+    }
+
+    /// What is not refused: a volume made after the scale-down (a fresh one for the reused
+    /// ordinal, whose first start was interrupted), a listed member with old data (ZooKeeper
+    /// syncs it, whatever an old departure says), a member a leader hand-off took out (no
+    /// departure: it rejoins with its own data), anything before the ensemble formed.
+    @Test(arguments: [
+        (3, "0x300000002\n", [1, 2, 3], Int64(0x3_0000_0002), [4: Int64(0x3_0000_0002)]),
+        (1, "0x100000000\n", [1, 2, 3], Int64(0x3_0000_0002), [2: Int64(0x2_0000_0001)]),
+        (1, nil, [1, 3, 4], Int64(0x3_0000_0002), [:]),
+        (3, "0x0\n", [1, 2, 3], Int64(0), [:]),
+    ] as [(Int, String?, [Int], Int64, [Int: Int64])])
+    func dataThatMayStartIsAccepted(ordinal: Int, epoch: String?, ids: [Int], version: Int64, left: [Int: Int64]) throws {
+        let scratch = try ProbeInstallTests.Scratch()
+        try scratch.write("data/myid", "\(ordinal + 1)\n")
+        if let epoch { try scratch.write("data/config-epoch", epoch) }
+        let result = try install(scratch, ordinal: ordinal, membership: Self.membership(ids, version: version, left: left))
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("myid \(ordinal + 1) already in"), "\(result.stderr)")
+        // The epoch of existing data is never rewritten.
+        #expect((try? scratch.read("data/config-epoch")) == epoch)
+    }
+
+    @Test(arguments: [
+        ("server.1=zk-0:2888:3888;2181\nversion=xyz\njoinTemplate=zk-{ordinal}:2888:3888;2181\n", "zoo.cfg.dynamic:2: version 'xyz' is not hexadecimal"),
+        ("server.1=zk-0:2888:3888;2181\nversion=1\n", "zoo.cfg.dynamic: no joinTemplate= line"),
+        ("server.1=zk-0:2888:3888;2181\nversion=1\njoinTemplate=zk-3:2888:3888;2181\n", "zoo.cfg.dynamic:3: joinTemplate 'zk-3:2888:3888;2181' is not a server value with {ordinal} or {id}"),
+        ("server.1=zk-0:2888:3888;2181\nversion=1\njoinTemplate=zk-{id}:2888:3888;2181\nleft.x=5\n", "zoo.cfg.dynamic:4: 'left.x=5' is not left.<server id>=<hexadecimal version>"),
+    ])
+    func aMalformedMembershipIsAnErrorNamingTheLine(text: String, error: String) throws {
+        let scratch = try ProbeInstallTests.Scratch()
+        let result = try install(scratch, ordinal: 0, membership: text)
+        #expect(result.status == 1)
+        #expect(result.stderr == "ensemble-probe: \(scratch.sub("configmap"))/\(error)\n")
+        #expect(!FileManager.default.fileExists(atPath: scratch.sub("data/myid")))
+    }
+
+    @Test func aGarbageEpochIsRefused() throws {
+        let scratch = try ProbeInstallTests.Scratch()
+        try scratch.write("data/myid", "4\n")
+        try scratch.write("data/config-epoch", "yesterday\n")
+        let result = try install(scratch, ordinal: 3, membership: Self.membership([1, 2, 3], version: 5, left: [4: 4]))
+        #expect(result.status == 1)
+        #expect(result.stderr == "ensemble-probe: refusing to start: \(scratch.sub("data/config-epoch")) holds 'yesterday ', not a configuration version\n")
+    }
+
+    /// zoo.cfg may not list servers itself once the membership has a file of its own:
+    /// ZooKeeper refuses the mix, and would do so only once the member starts.
+    @Test func serversInZooCfgAreRefused() throws {
+        let scratch = try ProbeInstallTests.Scratch()
+        let result = try install(scratch, ordinal: 0, membership: Self.membership([1], version: 0), zooCfg: "tickTime=2000\nserver.1=zk-0:2888:3888\n")
+        #expect(result.status == 1)
+        #expect(result.stderr == "ensemble-probe: \(scratch.sub("configmap/zoo.cfg")):2: 'server.1' belongs in zoo.cfg.dynamic, not in zoo.cfg\n")
+    }
+}

@@ -17,7 +17,7 @@ public enum ScalePreview {
     }
 
     public static func steps(for ensemble: Ensemble, from current: Int) -> [Step] {
-        var model = IdealEnsemble(engine: ensemble.spec.engine, names: EnsembleNames(ensemble), members: current)
+        var model = IdealEnsemble(ensemble: ensemble, members: current)
         let settings = PlanSettings(spec: ensemble.spec)
         var steps: [Step] = []
         // Each member needs at most a handful of steps; the bound only guards against a loop.
@@ -53,6 +53,7 @@ public enum ScalePreview {
 
 /// An ensemble in which every action succeeds and every pending change completes on `settle`.
 private struct IdealEnsemble {
+    let ensemble: Ensemble
     let engine: Engine
     let names: EnsembleNames
     var members: [Int: MemberObservation] = [:]
@@ -67,9 +68,10 @@ private struct IdealEnsemble {
     var joining: Set<Int> = []
     var leaving: Set<Int> = []
 
-    init(engine: Engine, names: EnsembleNames, members count: Int) {
-        self.engine = engine
-        self.names = names
+    init(ensemble: Ensemble, members count: Int) {
+        self.ensemble = ensemble
+        engine = ensemble.spec.engine
+        names = EnsembleNames(ensemble)
         participants = Array(0..<count)
         for o in 0..<count { members[o] = joined(o) }
     }
@@ -105,7 +107,7 @@ private struct IdealEnsemble {
         return d
     }
 
-    func serverValue(_ o: Int) -> String { ZooKeeperMember(id: o + 1, host: names.memberHost(o)).serverValue }
+    func serverValue(_ o: Int) -> String { Rendering.serverValue(ensemble, ordinal: o) }
 
     mutating func apply(_ action: PlanAction) {
         switch action {

@@ -56,9 +56,8 @@ public struct MemberChangeInput: Sendable {
     public var record: EnsembleRecord
     public var ensemble: Ensemble
     public var statefulSet: StatefulSetState
-    /// The member count to reach. Scaling is held today (`MembershipGate`): the running
-    /// count, which makes the membership stage a repair step (a member left outside the
-    /// configuration is added back).
+    /// The member count to reach: spec.replicas (the running count while a Cassandra shrink
+    /// is held, `MembershipGate`).
     public var desiredReplicas: Int
     public var pods: [ObservedPod]
     public var claims: [ObservedClaim]
@@ -67,9 +66,12 @@ public struct MemberChangeInput: Sendable {
     public var superUser: SuperUserReference?
     /// Now, RFC 3339.
     public var now: String
+    /// How members name each other (`server.N` values for a member being added).
+    public var options: RenderOptions
 
     public init(record: EnsembleRecord, ensemble: Ensemble, statefulSet: StatefulSetState, desiredReplicas: Int, pods: [ObservedPod],
-                claims: [ObservedClaim], answers: [Int: MemberAnswer], live: LiveMembers, superUser: SuperUserReference?, now: String) {
+                claims: [ObservedClaim], answers: [Int: MemberAnswer], live: LiveMembers, superUser: SuperUserReference?, now: String,
+                options: RenderOptions = RenderOptions()) {
         self.record = record
         self.ensemble = ensemble
         self.statefulSet = statefulSet
@@ -80,6 +82,7 @@ public struct MemberChangeInput: Sendable {
         self.live = live
         self.superUser = superUser
         self.now = now
+        self.options = options
     }
 }
 
@@ -99,6 +102,8 @@ public struct MemberChangeStep: Equatable, Sendable {
     public var requeueAfter: Double?
     /// `server.N=...` lines of members taken out of the configuration, to add back as they were.
     public var leftConfiguration: [String] = []
+    /// The member count the change works towards.
+    public var desiredReplicas = 0
 
     /// The status entry for this step; nil once the change is done.
     public func status(now: String) -> EnsembleStatus.MemberChange? {
@@ -135,6 +140,13 @@ public enum MemberChange {
         }
         if input.answers.values.contains(where: { ($0.syncedNonVotingFollowers ?? 0) > 0 }) { return true }
         if let config = input.live.config, config.participantOrdinals != Array(0..<input.desiredReplicas) { return true }
+        // A removed member's volume that storage.reclaimPolicy Delete says goes.
+        if input.ensemble.spec.storage.reclaimPolicy == "Delete" {
+            let prefix = "data-\(input.record.name)-"
+            if input.claims.contains(where: { !$0.deleting && $0.name.hasPrefix(prefix) && (Int($0.name.dropFirst(prefix.count)) ?? -1) >= input.desiredReplicas }) {
+                return true
+            }
+        }
         return false
     }
 
@@ -152,18 +164,20 @@ public enum MemberChange {
         settings.leaderHandOff = handOff?.isOn ?? false
         let observation = observe(input)
         let clock = stepClock(input.record.status?.memberChange)
-        let (decision, _) = ChangePlanner.next(desiredReplicas: input.desiredReplicas, desiredRevision: revision, observation: observation,
-                                               settings: settings, clock: clock)
-        // Scaling changes the member count; anything else (a member the membership planner
-        // adds back after a hand-off included) belongs to the roll.
-        let activity = input.desiredReplicas != input.statefulSet.specReplicas ? "Scaling" : "Roll"
+        let (decision, stage) = ChangePlanner.next(desiredReplicas: input.desiredReplicas, desiredRevision: revision, observation: observation,
+                                                   settings: settings, clock: clock)
         // Lines of members taken out earlier (from the status, so an operator restart keeps
         // them), kept until the change is over: a read from a member that has not seen the
         // removal yet must not lose one, and a line kept too long only re-adds its member as
         // it was.
         let left = (input.record.status?.memberChange?.leftConfiguration ?? []).filter { serverOrdinal($0) != nil }
+        // Scaling: what the membership planner decides (the member count, or a membership a
+        // crash left half-changed), but for adding back a member a hand-off took out, which
+        // belongs to the roll like everything the roll planner decides.
+        let handedOff = decision.ordinal.map { o in left.contains { serverOrdinal($0) == o } } ?? false
+        let activity = stage == .membership && !handedOff ? "Scaling" : "Roll"
         var step = MemberChangeStep(decision: decision, activity: activity, targetRevision: revision, action: nil, held: false,
-                                    leaderHandOff: handOff, requeueAfter: nil, leftConfiguration: left)
+                                    leaderHandOff: handOff, requeueAfter: nil, leftConfiguration: left, desiredReplicas: input.desiredReplicas)
         switch decision.action {
         case .done:
             return step
@@ -224,7 +238,7 @@ public enum MemberChange {
             if let line = left.first(where: { serverOrdinal($0) == o }), let equals = line.firstIndex(of: "=") {
                 return .reconfig(action, serverValue: String(line[line.index(after: equals)...]))
             }
-            return .reconfig(action, serverValue: ZooKeeperMember(id: o + 1, host: names.memberHost(o)).serverValue)
+            return .reconfig(action, serverValue: Rendering.serverValue(input.ensemble, ordinal: o, options: input.options))
         case .removeFromConfig:
             return .reconfig(action, serverValue: "")
         case .start(let o):
@@ -270,8 +284,10 @@ public enum MemberChange {
             // Of two pods claiming one ordinal (never in a StatefulSet), the live one counts.
             if podByOrdinal[o] == nil || podByOrdinal[o]!.deleting { podByOrdinal[o] = pod }
         }
+        // A claim being deleted still counts: a member started before it is gone would get it
+        // (with its old data) or none; the step that deleted it waits until it is gone.
         var claimed: Set<Int> = []
-        for claim in input.claims where !claim.deleting {
+        for claim in input.claims {
             let prefix = "data-\(names.statefulSet)-"
             if claim.name.hasPrefix(prefix), let o = Int(claim.name.dropFirst(prefix.count)) {
                 claimed.insert(o)
@@ -317,8 +333,14 @@ public enum MemberChange {
                 ready: pod.ready && !pod.deleting, reachable: reachable, role: zooKeeper ? role : .notServing, zxid: zxid,
                 startedAt: started, hasVolume: claimed.contains(o)))
         }
+        if !zooKeeper {
+            // nodetool status cannot be read (it needs a command run in a pod): a node whose CQL
+            // port answers (ready) counts as Up/Normal, since native transport opens only after
+            // bootstrap and closes on drain; one that does not, as not (yet) in the ring.
+            for index in members.indices { members[index].ring = members[index].ready ? .upNormal : nil }
+        }
         return EnsembleObservation(members: members, config: zooKeeper ? input.live.config : nil, syncedFollowers: syncedFollowers,
-                                   now: .seconds(Timestamp.seconds(input.now) ?? 0), namePrefix: "\(names.statefulSet)-")
+                                   ringKnown: !zooKeeper, now: .seconds(Timestamp.seconds(input.now) ?? 0), namePrefix: "\(names.statefulSet)-")
     }
 }
 

@@ -34,9 +34,12 @@ public struct ObservedChild: Equatable, Sendable {
     public var deleting: Bool
     /// StatefulSet only.
     public var statefulSet: StatefulSetState?
+    /// ZooKeeper ConfigMap only: the staged membership (`Rendering.membershipKey`), kept as
+    /// it is while the live configuration cannot be read.
+    public var membership: String?
 
     public init(kind: ChildKind, namespace: String, name: String, instance: String? = nil, controllerUID: String? = nil,
-                appliedHash: String? = nil, deleting: Bool = false, statefulSet: StatefulSetState? = nil) {
+                appliedHash: String? = nil, deleting: Bool = false, statefulSet: StatefulSetState? = nil, membership: String? = nil) {
         self.kind = kind
         self.namespace = namespace
         self.name = name
@@ -45,6 +48,7 @@ public struct ObservedChild: Equatable, Sendable {
         self.appliedHash = appliedHash
         self.deleting = deleting
         self.statefulSet = statefulSet
+        self.membership = membership
     }
 
     public init?(_ value: Value) {
@@ -54,7 +58,8 @@ public struct ObservedChild: Equatable, Sendable {
                   instance: meta["labels"]?[instanceLabel]?.stringValue, controllerUID: controllingOwnerUID(meta),
                   appliedHash: meta["annotations"]?[appliedHashAnnotation]?.stringValue,
                   deleting: meta["deletionTimestamp"] != nil && meta["deletionTimestamp"] != .null,
-                  statefulSet: kind == .statefulSet ? StatefulSetState(value) : nil)
+                  statefulSet: kind == .statefulSet ? StatefulSetState(value) : nil,
+                  membership: kind == .configMap ? value["data"]?[Rendering.membershipKey]?.stringValue : nil)
     }
 }
 

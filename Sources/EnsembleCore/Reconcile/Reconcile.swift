@@ -1,3 +1,5 @@
+import ZKConfig
+
 /// A child the plan creates or changes.
 public struct ChildChange: Equatable, Sendable {
     public var kind: ChildKind
@@ -83,10 +85,17 @@ public enum Reconciler {
         var changes: [ChildChange] = []
         let ownPods = input.pods.filter { $0.namespace == record.namespace && $0.instance == record.name }
         var change: MemberChangeStep?
+        var membership: DynamicConfig?
         if let ensemble = record.ensemble, record.errors.isEmpty {
             hold = MembershipGate.hold(ensemble, statefulSet: statefulSet)
             let superUser = SuperUserSecret.reference(SuperUserSecret.owned(by: record, in: input.secrets))
-            let desired = DesiredChildren.render(MembershipGate.effective(ensemble, hold: hold), options: input.options, superUser: superUser)
+            let zooKeeper = ensemble.spec.engine == .zooKeeper
+            // The ConfigMap stages what was last read; while nothing can be read, what it holds.
+            let staged = zooKeeper ? stagedMembership(ours.first { $0.kind == .configMap && $0.controllerUID == record.uid }) : nil
+            membership = zooKeeper ? input.live.config ?? staged.flatMap { $0.config.version > 0 ? $0.config : nil } : nil
+            let left = staged.map { departures($0, live: input.live.config, desired: ensemble.spec.replicas) } ?? [:]
+            let desired = DesiredChildren.render(MembershipGate.effective(ensemble, statefulSet: statefulSet), options: input.options,
+                                                 superUser: superUser, membership: zooKeeper ? input.live.config ?? staged?.config : nil, left: left)
             for child in desired {
                 let existing = input.children.first { $0.kind == child.kind && $0.namespace == child.namespace && $0.name == child.name }
                 if let existing, existing.controllerUID != record.uid {
@@ -102,20 +111,24 @@ public enum Reconciler {
                 child.controllerUID == record.uid && !child.deleting && !desired.contains { $0.kind == child.kind && $0.name == child.name }
             }
             // Members change only once the StatefulSet is as rendered (its update revision is
-            // then the one to roll to); desired replicas = the running count while scaling is held.
+            // then the one to roll to). The membership planner takes the member count to
+            // spec.replicas one member at a time; a held Cassandra shrink keeps the running count.
             if let statefulSet, !plan.apply.contains(where: { $0.kind == .statefulSet }) {
                 let changeInput = MemberChangeInput(
-                    record: record, ensemble: ensemble, statefulSet: statefulSet, desiredReplicas: statefulSet.specReplicas,
+                    record: record, ensemble: ensemble, statefulSet: statefulSet, desiredReplicas: hold?.running ?? ensemble.spec.replicas,
                     pods: ownPods, claims: ClaimFinalizer.claims(of: record.name, in: input.claims), answers: input.members,
-                    live: input.live, superUser: superUser, now: input.now)
+                    live: input.live, superUser: superUser, now: input.now, options: input.options)
                 change = MemberChange.step(changeInput)
-                plan.wantsLiveConfig = ensemble.spec.engine == .zooKeeper && change.map { !$0.decision.isDone } ?? false
+                // Read while a change may be under way, and once the members serve until the
+                // membership is known (the status shows it, the ConfigMap stages it).
+                let serving = input.members.values.contains { if case .zooKeeper(let role, _) = $0.answer { role == "leader" || role == "follower" } else { false } }
+                plan.wantsLiveConfig = zooKeeper && ((change.map { !$0.decision.isDone } ?? false) || (membership == nil && serving))
             }
         }
         plan.memberChange = change
         let status = StatusComputation.compute(StatusInput(
             record: record, statefulSet: statefulSet, pods: ownPods,
-            members: input.members, hold: hold, conflicts: conflicts, memberChange: change, now: input.now))
+            members: input.members, hold: hold, conflicts: conflicts, memberChange: change, membership: membership, now: input.now))
         if status != record.status { plan.status = status }
         plan.events = TransitionEvents.between(record.status, status, changes: changes) + memberChangeEvents(record.status, change)
         return plan
@@ -129,7 +142,8 @@ public enum Reconciler {
         var events: [EnsembleEvent] = []
         let decision = change.decision
         if previous?.memberChange == nil && !decision.isDone {
-            events.append(EnsembleEvent(.normal, "\(change.activity)Started", "\(change.activity.lowercased()) to revision \(change.targetRevision): \(decision.line)"))
+            let goal = change.activity == "Scaling" ? "scaling to \(change.desiredReplicas) members" : "roll to revision \(change.targetRevision)"
+            events.append(EnsembleEvent(.normal, "\(change.activity)Started", "\(goal): \(decision.line)"))
         }
         if change.action != nil && !change.held {
             events.append(EnsembleEvent(.normal, decision.reason.code, decision.line))
@@ -138,6 +152,28 @@ public enum Reconciler {
             events.append(EnsembleEvent(.normal, "\(change.activity)Complete", decision.reason.message))
         }
         return events
+    }
+
+    /// The membership a ZooKeeper ConfigMap of ours stages. One edited by hand into something
+    /// unreadable counts as staging none: the apply that follows restores it.
+    static func stagedMembership(_ configMap: ObservedChild?) -> StagedMembership? {
+        guard let text = configMap?.membership else { return nil }
+        do { return try StagedMembership.parse(text) } catch { return nil }
+    }
+
+    /// Servers a scale-down took out (`StagedMembership.left`): those the staged membership
+    /// listed, at or above the desired count, that the live configuration no longer lists
+    /// (from its version on). A server a leader hand-off takes out stays below the desired
+    /// count and is not one. An entry goes once its server is a participant again: its volume
+    /// is then the one it runs with (a fresh one, or the one it never stopped using).
+    static func departures(_ staged: StagedMembership, live: DynamicConfig?, desired: Int) -> [Int: Int64] {
+        var left = staged.left
+        guard let live else { return left }
+        for server in staged.config.servers where server.ordinal >= desired && live.server(ordinal: server.ordinal) == nil {
+            left[server.id] = live.version
+        }
+        for id in left.keys where live.server(ordinal: id - 1)?.role == .participant { left[id] = nil }
+        return left
     }
 
     /// Missing, rendered differently since the last apply, or scaled by someone else

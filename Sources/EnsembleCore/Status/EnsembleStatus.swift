@@ -1,3 +1,5 @@
+import ZKConfig
+
 /// The Ensemble's `status`, typed. What the operator writes, and what it reads back from the
 /// API server to decide whether a write is needed at all.
 public struct EnsembleStatus: Equatable, Sendable {
@@ -43,6 +45,38 @@ public struct EnsembleStatus: Equatable, Sendable {
         }
     }
 
+    /// ZooKeeper: the membership as the operator last read it (`/zookeeper/config`).
+    public struct Membership: Equatable, Sendable {
+        public struct Server: Equatable, Sendable {
+            /// The server id (`myid`): ordinal + 1.
+            public var id: Int
+            /// The member's pod.
+            public var member: String
+            /// participant (votes) or observer.
+            public var role: String
+
+            public init(id: Int, member: String, role: String) {
+                self.id = id
+                self.member = member
+                self.role = role
+            }
+        }
+
+        /// `0x` and the configuration version in hexadecimal, as ZooKeeper prints it.
+        public var version: String
+        public var servers: [Server]
+
+        public init(version: String, servers: [Server]) {
+            self.version = version
+            self.servers = servers
+        }
+
+        public init(_ config: DynamicConfig, names: EnsembleNames) {
+            self.init(version: config.versionText,
+                      servers: config.servers.map { Server(id: $0.id, member: names.pod($0.ordinal), role: $0.role.rawValue) })
+        }
+    }
+
     /// A roll or a scale under way: the step the operator is at. Its wait's start is kept here
     /// so a timeout survives an operator restart; the reason and message are the Progressing
     /// (or, when blocked, the Degraded) condition's.
@@ -85,11 +119,12 @@ public struct EnsembleStatus: Equatable, Sendable {
     public var updateRevision: String?
     public var members: [Member]
     public var memberChange: MemberChange?
+    public var membership: Membership?
     public var conditions: [Condition]
 
     public init(observedGeneration: Int, phase: Phase, replicas: Int = 0, readyReplicas: Int = 0, updatedReplicas: Int = 0,
                 leader: String? = nil, selector: String = "", currentRevision: String? = nil, updateRevision: String? = nil,
-                members: [Member] = [], memberChange: MemberChange? = nil, conditions: [Condition] = []) {
+                members: [Member] = [], memberChange: MemberChange? = nil, membership: Membership? = nil, conditions: [Condition] = []) {
         self.observedGeneration = observedGeneration
         self.phase = phase
         self.replicas = replicas
@@ -101,6 +136,7 @@ public struct EnsembleStatus: Equatable, Sendable {
         self.updateRevision = updateRevision
         self.members = members
         self.memberChange = memberChange
+        self.membership = membership
         self.conditions = conditions
     }
 
@@ -132,6 +168,12 @@ public struct EnsembleStatus: Equatable, Sendable {
                 "leftConfiguration": change.leftConfiguration.isEmpty ? .null : .array(change.leftConfiguration.map(Value.string)),
             ]
         }
+        if let membership {
+            v["membership"] = [
+                "version": .string(membership.version),
+                "servers": .array(membership.servers.map { ["id": .int($0.id), "member": .string($0.member), "role": .string($0.role)] }),
+            ]
+        }
         v["conditions"] = .array(conditions.map(\.value))
         return v.pruned()
     }
@@ -156,6 +198,13 @@ public struct EnsembleStatus: Equatable, Sendable {
                                     leaderHandOff: c["leaderHandOff"]?.stringValue, waitingFor: c["waitingFor"]?.stringValue,
                                     waitingSince: c["waitingSince"]?.stringValue,
                                     leftConfiguration: (c["leftConfiguration"]?.arrayValue ?? []).compactMap(\.stringValue))
+            },
+            membership: value["membership"].flatMap { m -> Membership? in
+                guard let version = m["version"]?.stringValue else { return nil }
+                return Membership(version: version, servers: (m["servers"]?.arrayValue ?? []).compactMap { server in
+                    guard let id = server["id"]?.intValue else { return nil }
+                    return .init(id: id, member: server["member"]?.stringValue ?? "", role: server["role"]?.stringValue ?? "")
+                })
             },
             conditions: (value["conditions"]?.arrayValue ?? []).compactMap(Condition.init))
     }

@@ -1,3 +1,5 @@
+import ZKConfig
+
 /// Everything status is computed from: the cached objects, the members' last answers and the
 /// time to stamp transitions with. No I/O, no clock.
 public struct StatusInput: Sendable {
@@ -11,11 +13,14 @@ public struct StatusInput: Sendable {
     public var conflicts: [String]
     /// A roll or scale under way (`MemberChange`).
     public var memberChange: MemberChangeStep?
+    /// ZooKeeper: the membership as last read; nil before it ever was.
+    public var membership: DynamicConfig?
     /// RFC 3339 time for new transitions.
     public var now: String
 
     public init(record: EnsembleRecord, statefulSet: StatefulSetState?, pods: [ObservedPod], members: [Int: MemberAnswer] = [:],
-                hold: MembershipGate.Hold? = nil, conflicts: [String] = [], memberChange: MemberChangeStep? = nil, now: String) {
+                hold: MembershipGate.Hold? = nil, conflicts: [String] = [], memberChange: MemberChangeStep? = nil,
+                membership: DynamicConfig? = nil, now: String) {
         self.record = record
         self.statefulSet = statefulSet
         self.pods = pods
@@ -23,6 +28,7 @@ public struct StatusInput: Sendable {
         self.hold = hold
         self.conflicts = conflicts
         self.memberChange = memberChange
+        self.membership = membership
         self.now = now
     }
 }
@@ -61,7 +67,9 @@ public enum StatusComputation {
         }
 
         let names = EnsembleNames(ensemble)
-        let wanted = input.hold?.running ?? ensemble.spec.replicas
+        // The members that should run now: the StatefulSet's count once it exists (the
+        // membership planner moves it one member at a time towards spec.replicas).
+        let wanted = input.statefulSet.map(\.specReplicas) ?? ensemble.spec.replicas
         let pods = input.pods.filter { $0.ordinal != nil }.sorted { $0.ordinal! < $1.ordinal! }
         let updateRevision = input.statefulSet?.updateRevision
         let isZooKeeper = ensemble.spec.engine == .zooKeeper
@@ -87,7 +95,9 @@ public enum StatusComputation {
         let updated = updateRevision.map { revision in pods.filter { $0.revision == revision }.count } ?? 0
         let leaders = members.filter { $0.role == "leader" || (wanted == 1 && $0.role == "standalone") }
         let leader = leaders.count == 1 ? leaders[0].name : nil
-        let quorum = Self.quorum(wanted)
+        // ZooKeeper: a majority of the voters the live configuration has (a member being added
+        // serves before it votes); without it, of the members that should run.
+        let quorum = Self.quorum(isZooKeeper ? input.membership?.participantOrdinals.count ?? wanted : wanted)
         let everServed = [.running, .updating, .degraded].contains(previous?.phase) || previous?.condition(.available)?.status == .isTrue
         let stale = members.filter { updateRevision != nil && $0.revision != updateRevision }.map(\.name)
 
@@ -127,6 +137,8 @@ public enum StatusComputation {
                 message += " (leader hand-off unavailable: \(why); the leader restarts in place and the others elect once it is down)"
             }
             progressing = condition(.progressing, decision.isBlocked ? .isFalse : .isTrue, decision.reason.code, message)
+        } else if let hold = input.hold {
+            progressing = condition(.progressing, .isFalse, "ScalingHeld", hold.message)
         } else if input.statefulSet == nil {
             progressing = condition(.progressing, .isTrue, "Creating", "creating the \(ensemble.spec.engine.rawValue) children")
         } else if ready < wanted && !everServed {
@@ -162,6 +174,7 @@ public enum StatusComputation {
             selector: names.selectorLabels.keys.sorted().map { "\($0)=\(names.selectorLabels[$0]!)" }.joined(separator: ","),
             currentRevision: input.statefulSet?.currentRevision, updateRevision: updateRevision,
             members: members, memberChange: change.map { $0.held ? previous?.memberChange ?? $0.status(now: input.now) : $0.status(now: input.now) } ?? nil,
+            membership: isZooKeeper ? input.membership.map { EnsembleStatus.Membership($0, names: names) } : nil,
             conditions: [available, progressing, degraded])
     }
 }
