@@ -84,16 +84,24 @@ def remove_path(value, path):
 
 
 def merge_patch(target, patch):
-    """RFC 7386."""
+    """RFC 7386. A new value: target is not changed."""
     if not isinstance(patch, dict):
         return clone(patch)
     result = clone(target) if isinstance(target, dict) else {}
+    _merge_into(result, patch)
+    return result
+
+
+def _merge_into(result, patch):
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
+        elif isinstance(value, dict):
+            if not isinstance(result.get(key), dict):
+                result[key] = {}
+            _merge_into(result[key], value)
         else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
+            result[key] = clone(value)
 
 
 def strategic_merge_patch(target, patch):

@@ -492,7 +492,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise stores.APIError(422, "Invalid", "the patch must produce an object")
             return result
         obj = self.state.store.update(resource, namespace, name, mutate, manager, subresource or "", dry_run, strict,
-                                      expected_rv=expected)
+                                      expected_rv=expected, mutate_copies=True)
         return self.respond_object(obj, resource)
 
     def apply(self, resource, namespace, name, subresource, payload, query, dry_run, strict):
@@ -543,7 +543,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             obj = store.update(resource, namespace, name,
                                lambda current: patching.apply(current, applied, manager, force, subresource or "",
                                                               resource.api_version, scope),
-                               manager, subresource or "", dry_run, strict, operation="apply")
+                               manager, subresource or "", dry_run, strict, operation="apply", mutate_copies=True)
         return self.respond_object(obj, resource)
 
     def scale(self, method, resource, namespace, name, body, manager):

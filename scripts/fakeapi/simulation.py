@@ -37,6 +37,9 @@ class StatefulSetController:
         self.pods = store.resources["/pods"]
         self.pvcs = store.resources["/persistentvolumeclaims"]
         self.revisions = store.resources["apps/controllerrevisions"]
+        # (namespace, name) -> (template, its hash): a status write keeps the stored template
+        # object (the store shares unchanged parts), so most passes need no new hash.
+        self.hashes = {}
         store.hooks.append(self.hook)
         threading.Thread(target=self.run, name="statefulset-controller", daemon=True).start()
 
@@ -73,13 +76,17 @@ class StatefulSetController:
         try:
             sts = self.store.get(self.sts, namespace, name)
         except stores.APIError:
+            self.hashes.pop((namespace, name), None)
             return
         if sts["metadata"].get("deletionTimestamp"):
             return
         spec = sts.get("spec") or {}
         replicas = spec.get("replicas", 1)
         template = spec.get("template") or {}
-        revision = f"{name}-{template_hash(template)}"
+        known = self.hashes.get((namespace, name))
+        if known is None or known[0] is not template:
+            known = self.hashes[(namespace, name)] = (template, template_hash(template))
+        revision = f"{name}-{known[1]}"
         self.ensure_revision(sts, revision, template)
         pods = {}
         # The owner-reference index, not a scan of every pod.

@@ -461,7 +461,7 @@ class Store:
                             "causes": [{"reason": "FieldValueInvalid", "message": m, "field": f} for f, m in causes]})
 
     def update(self, resource, namespace, name, mutate, manager, subresource="", dry_run=False, strict=False,
-               expected_rv=None, operation="update"):
+               expected_rv=None, operation="update", mutate_copies=False):
         """Read-modify-write under the lock. mutate(current copy) -> desired object. Applies the
         subresource rules, rv precondition, generation, and removal once the last finalizer goes.
 
@@ -470,12 +470,16 @@ class Store:
         everything but metadata and status: mutate then gets a copy whose other top-level
         values are the stored ones, to be replaced, never changed in place (what it does to
         them is dropped anyway). Custom resources are always copied whole: admission
-        (schema defaults, pruning) rewrites the object in place."""
+        (schema defaults, pruning) rewrites the object in place. mutate_copies: mutate leaves
+        its argument alone and returns a new object (patches, apply), so it gets the stored
+        object itself."""
         with self.lock:
             current = self.get(resource, namespace, name)
             share = resource.crd is None
-            if subresource == "status" and share:
-                desired = mutate({key: patching.clone(value) if key in ("metadata", "status") else value
+            if mutate_copies:
+                desired = mutate(current)
+            elif subresource == "status" and share:
+                desired = mutate({key: _clone_metadata(value) if key == "metadata" else patching.clone(value) if key == "status" else value
                                   for key, value in current.items()})
             else:
                 desired = mutate(patching.clone(current))
@@ -493,7 +497,7 @@ class Store:
                 # Only status changes through /status.
                 if share:
                     result = dict(current)
-                    result["metadata"] = patching.clone(current["metadata"])
+                    result["metadata"] = _clone_metadata(current["metadata"])
                 else:
                     result = patching.clone(current)
                 if "status" in desired:
@@ -704,6 +708,15 @@ def _main_scope(resource):
 
 def _status_scope(path):
     return path[0] == "status"
+
+
+def _clone_metadata(metadata):
+    """A copy of metadata sharing managedFields: every write replaces that list whole (see
+    patch.write_managers) and never changes its entries, and it is the largest part."""
+    copied = patching.clone({key: value for key, value in metadata.items() if key != "managedFields"})
+    if "managedFields" in metadata:
+        copied["managedFields"] = metadata["managedFields"]
+    return copied
 
 
 def _differ(old, new, keys):
