@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The operator against the fake API server with 1, 100 and 1000 Ensembles: convergence time,
-# peak RSS, API requests per Ensemble (first reconcile, and per minute at rest), reconcile
-# duration; side by side with pravega's zookeeper-operator (shared/design/anchors.md) and the
-# floor (a plain client sending the same writes to the same fake).
-# Usage: scripts/bench-operator.sh [SIZES] [STEADY_SECONDS] [--operator-args '--workers 8']
+# peak RSS (with glibc's malloc defaults and with the image's settings), API requests per
+# Ensemble (first reconcile, and at rest), reconcile duration and write latency; side by side
+# with the floor (a plain client sending the same writes at the same concurrency to the same
+# fake), pravega's zookeeper-operator (shared/design/anchors.md), and the machine's load.
+# Usage: scripts/bench-operator.sh [SIZES] [STEADY_SECONDS] [bench_operator.py options,
+#        e.g. --operator-args '--workers 8' --malloc image --skip-floor]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes="${1:-1,100,1000}"

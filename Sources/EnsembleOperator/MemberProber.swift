@@ -111,23 +111,42 @@ final class MemberProber: Sendable {
         }
     }
 
+    /// One member to ask, with only what its check needs: a round holds one per member, and
+    /// a copy of its Ensemble in each (kilobytes apiece) made a 1000-Ensemble round's list
+    /// the largest allocation of the process.
+    private struct Job: Sendable {
+        var key: ObjectKey
+        var ordinal: Int
+        var pod: String
+        var podUID: String
+        var engine: Engine
+        var host: String
+        var port: Int
+    }
+
     private func probe(_ keys: [ObjectKey], onChange: @escaping @Sendable (ObjectKey) async -> Void) async {
         let started = monotonicNanoseconds()
-        var jobs: [(ObjectKey, Ensemble, ObservedPod, Int)] = []
+        var jobs: [Job] = []
+        var fresh: [ObjectKey: [Int: Detail]] = [:]
         for key in keys {
             guard let record = caches.ensembles.get(key), let ensemble = record.ensemble, !record.deleting else { continue }
             for pod in caches.pods.owned(by: key) where !pod.deleting {
-                if let ordinal = pod.ordinal { jobs.append((key, ensemble, pod, ordinal)) }
+                guard let ordinal = pod.ordinal else { continue }
+                guard let (host, port) = template.address(of: ensemble, ordinal: ordinal) else {
+                    fresh[key, default: [:]][ordinal] = Detail(
+                        observation: MemberAnswer(ordinal: ordinal, answer: .failed("member address template gives no host:port"), podUID: pod.uid), pod: pod.name)
+                    continue
+                }
+                jobs.append(Job(key: key, ordinal: ordinal, pod: pod.name, podUID: pod.uid, engine: ensemble.spec.engine, host: host, port: port))
             }
         }
-        var fresh: [ObjectKey: [Int: Detail]] = [:]
         await withTaskGroup(of: (ObjectKey, Int, Detail, Int).self) { group in
             var next = 0
             func launch(lane: Int) {
-                let (key, ensemble, pod, ordinal) = jobs[next]
+                let job = jobs[next]
                 next += 1
                 let queue = lanes[lane]
-                group.addTask { [self] in (key, ordinal, await check(ensemble, pod: pod, ordinal: ordinal, on: queue), lane) }
+                group.addTask { [self] in (job.key, job.ordinal, await check(job, on: queue), lane) }
             }
             for lane in 0..<min(jobs.count, lanes.count) { launch(lane: lane) }
             // A finished check frees its lane for the next one.
@@ -165,16 +184,13 @@ final class MemberProber: Sendable {
         }
     }
 
-    private func check(_ ensemble: Ensemble, pod: ObservedPod, ordinal: Int, on lane: DispatchQueue) async -> Detail {
-        guard let (host, port) = template.address(of: ensemble, ordinal: ordinal) else {
-            return Detail(observation: MemberAnswer(ordinal: ordinal, answer: .failed("member address template gives no host:port")), pod: pod.name)
-        }
+    private func check(_ job: Job, on lane: DispatchQueue) async -> Detail {
+        let (host, port, ordinal, engine, pod) = (job.host, job.port, job.ordinal, job.engine, job.pod)
         let timeout = self.timeout
-        let engine = ensemble.spec.engine
         // Sockets here block (bounded by the deadline): run them on a thread of their own. On
         // shutdown nobody waits for them: the first of cancellation and the answer resumes.
         let once = Mutex<CheckedContinuation<Detail, Never>?>(nil)
-        let cancelled = Detail(observation: MemberAnswer(ordinal: ordinal, answer: .failed("check cancelled")), pod: pod.name)
+        let cancelled = Detail(observation: MemberAnswer(ordinal: ordinal, answer: .failed("check cancelled"), podUID: job.podUID), pod: pod)
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Detail, Never>) in
                 once.withLock { $0 = continuation }
@@ -187,22 +203,22 @@ final class MemberProber: Sendable {
                         do {
                             let status = try MemberStatus.fetch(host: host, port: port, deadline: deadline)
                             detail = Detail(observation: MemberAnswer(ordinal: ordinal, answer: .zooKeeper(role: status.mode.rawValue, zxid: status.zxid),
-                                                                      podUID: pod.uid, syncedFollowers: status.syncedFollowers,
+                                                                      podUID: job.podUID, syncedFollowers: status.syncedFollowers,
                                                                       syncedNonVotingFollowers: status.syncedNonVotingFollowers),
-                                            pod: pod.name, status: status)
+                                            pod: pod, status: status)
                         } catch {
-                            detail = Detail(observation: MemberAnswer(ordinal: ordinal, answer: .failed("\(host):\(port): \(error)"), podUID: pod.uid,
+                            detail = Detail(observation: MemberAnswer(ordinal: ordinal, answer: .failed("\(host):\(port): \(error)"), podUID: job.podUID,
                                                                       answered: (error as? FourLetterWordError) == .notServing),
-                                            pod: pod.name)
+                                            pod: pod)
                         }
                     case .cassandra:
                         do {
                             let supported = try CQLHandshake.options(host: host, port: port, deadline: deadline)
                             let versions = (supported["CQL_VERSION"] ?? []).joined(separator: ",")
-                            detail = Detail(observation: MemberAnswer(ordinal: ordinal, answer: .cassandra(cqlVersion: versions), podUID: pod.uid), pod: pod.name)
+                            detail = Detail(observation: MemberAnswer(ordinal: ordinal, answer: .cassandra(cqlVersion: versions), podUID: job.podUID), pod: pod)
                         } catch {
-                            detail = Detail(observation: MemberAnswer(ordinal: ordinal, answer: .failed("\(host):\(port): \(error)"), podUID: pod.uid),
-                                            pod: pod.name)
+                            detail = Detail(observation: MemberAnswer(ordinal: ordinal, answer: .failed("\(host):\(port): \(error)"), podUID: job.podUID),
+                                            pod: pod)
                         }
                     }
                     once.withLock { $0.take() }?.resume(returning: detail)

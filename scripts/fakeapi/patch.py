@@ -5,7 +5,6 @@ leaf (atomic): the fake does not merge associative lists by key (containers by n
 the real structured-merge-diff does. Ownership: an Apply manager owns exactly the fields of
 its last applied configuration; an Update (create/put/patch) takes the fields it changed.
 """
-import copy
 import json
 import time
 
@@ -22,15 +21,38 @@ class PatchError(Exception):
         self.code, self.reason, self.message = code, reason, message
 
 
-def leaves(value, prefix=()):
-    """Every leaf path of a value: non-map values and empty maps."""
+def clone(value):
+    """A deep copy of a JSON value (maps, lists, immutable scalars): what copy.deepcopy does
+    for these, without its memo and dispatch (the fake copies objects on every write)."""
+    if isinstance(value, dict):
+        return {key: clone(item) if isinstance(item, (dict, list)) else item for key, item in value.items()}
+    if isinstance(value, list):
+        return [clone(item) if isinstance(item, (dict, list)) else item for item in value]
+    return value
+
+
+def leaves(value, scope=None):
+    """Every leaf path of a value: non-map values and empty maps; none under the untracked
+    fields. scope (a predicate on a path that looks at its first key only, as every scope
+    here does) skips whole top-level subtrees: a status write never walks the spec."""
     out = set()
+    if scope is None or not isinstance(value, dict):
+        _collect_leaves(value, (), out)
+        return {p for p in out if scope is None or scope(p)}
+    for key, item in value.items():
+        if scope((key,)):
+            _collect_leaves(item, (key,), out)
+    return out
+
+
+def _collect_leaves(value, prefix, out):
+    if prefix in _UNTRACKED:
+        return
     if isinstance(value, dict) and value:
         for key, item in value.items():
-            out |= leaves(item, prefix + (key,))
-    else:
+            _collect_leaves(item, prefix + (key,), out)
+    elif prefix:
         out.add(prefix)
-    return {p for p in out if p and not any(p[:len(u)] == u for u in _UNTRACKED)}
 
 
 def get_path(value, path):
@@ -62,24 +84,32 @@ def remove_path(value, path):
 
 
 def merge_patch(target, patch):
-    """RFC 7386."""
+    """RFC 7386. A new value: target is not changed."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+        return clone(patch)
+    result = clone(target) if isinstance(target, dict) else {}
+    _merge_into(result, patch)
+    return result
+
+
+def _merge_into(result, patch):
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
+        elif isinstance(value, dict):
+            if not isinstance(result.get(key), dict):
+                result[key] = {}
+            _merge_into(result[key], value)
         else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
+            result[key] = clone(value)
 
 
 def strategic_merge_patch(target, patch):
     """A subset of strategic merge patch: maps merge, lists of objects with a "name" merge by
     name, `$patch: delete` on a list item removes it, other lists replace."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+        return clone(patch)
+    result = clone(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if key.startswith("$"):
             continue
@@ -114,7 +144,7 @@ def json_patch(target, operations):
     """RFC 6902 (add, remove, replace, move, copy, test)."""
     if not isinstance(operations, list):
         raise PatchError(400, "BadRequest", "a JSON patch must be an array of operations")
-    document = copy.deepcopy(target)
+    document = clone(target)
 
     def parent(doc, parts):
         current = doc
@@ -164,16 +194,16 @@ def json_patch(target, operations):
         op = operation.get("op")
         parts = _pointer(operation.get("path", ""))
         if op == "add":
-            document = add(document, parts, copy.deepcopy(operation.get("value")))
+            document = add(document, parts, clone(operation.get("value")))
         elif op == "remove":
             document = remove(document, parts)
         elif op == "replace":
             read(document, parts)
             document = remove(document, parts) if parts else document
-            document = add(document, parts, copy.deepcopy(operation.get("value")))
+            document = add(document, parts, clone(operation.get("value")))
         elif op in ("move", "copy"):
             source = _pointer(operation.get("from", ""))
-            value = copy.deepcopy(read(document, source))
+            value = clone(read(document, source))
             if op == "move":
                 document = remove(document, source)
             document = add(document, parts, value)
@@ -239,8 +269,8 @@ def write_managers(obj, subresource, managers, api_version):
 def record_update(old, new, manager, subresource, api_version, scope):
     """An Update operation: `manager` takes every field (within `scope`) it changed or added."""
     managers = read_managers(old, subresource) if old else {}
-    old_leaves = {p for p in leaves(old) if scope(p)} if old else set()
-    new_leaves = {p for p in leaves(new) if scope(p)}
+    old_leaves = leaves(old, scope) if old else set()
+    new_leaves = leaves(new, scope)
     changed = {p for p in new_leaves if p not in old_leaves or get_path(old, p) != get_path(new, p)}
     removed = old_leaves - new_leaves
     for key in managers:
@@ -258,9 +288,9 @@ def _still_leaf(path, new_leaves):
 def apply(live, applied, manager, force, subresource, api_version, scope):
     """Server-side apply of `applied` onto `live` (None: create). Returns the merged object with
     managedFields updated, or raises PatchError 409 listing the conflicts."""
-    applied_leaves = {p for p in leaves(applied) if scope(p)}
+    applied_leaves = leaves(applied, scope)
     if live is None:
-        result = copy.deepcopy(applied)
+        result = clone(applied)
         write_managers(result, subresource, {(manager, "Apply"): applied_leaves}, api_version)
         return result
     managers = read_managers(live, subresource)
@@ -276,7 +306,7 @@ def apply(live, applied, manager, force, subresource, api_version, scope):
     if conflicts and not force:
         details = "; ".join(f'conflict with "{m}": .{".".join(p)}' for m, p in sorted(conflicts))
         raise PatchError(409, "Conflict", f"Apply failed with {len(conflicts)} conflict{'s' if len(conflicts) > 1 else ''}: {details}")
-    result = copy.deepcopy(live)
+    result = clone(live)
     for path in sorted(applied_leaves):
         value = get_path(applied, path)
         if value == {}:
@@ -284,7 +314,7 @@ def apply(live, applied, manager, force, subresource, api_version, scope):
             if not isinstance(get_path(result, path), dict):
                 _set_path(result, path, {})
         else:
-            _set_path(result, path, copy.deepcopy(value))
+            _set_path(result, path, clone(value))
     previous = managers.get((manager, "Apply"), set())
     owned_by_others = set()
     for key, paths in managers.items():

@@ -1,10 +1,11 @@
 """Structural-schema semantics of a CRD version: pruning, defaulting, validation (OpenAPI
 keywords and x-kubernetes-validations CEL rules through cel-python when it is installed),
 and the human-readable age of printer columns."""
-import copy
 import json
 import re
 import threading
+
+import patch as patching
 
 try:
     import celpy  # cel-python, from scripts/requirements-test.txt
@@ -50,7 +51,7 @@ def default(value, schema):
     if isinstance(value, dict):
         for key, sub in (schema.get("properties") or {}).items():
             if key not in value and "default" in sub:
-                value[key] = copy.deepcopy(sub["default"])
+                value[key] = patching.clone(sub["default"])
             if key in value:
                 default(value[key], sub)
         additional = schema.get("additionalProperties")
@@ -167,17 +168,36 @@ _field_use = {}
 
 
 def _fields_used(text):
-    """The fields a rule selects from self/oldSelf ("self.metadata.name" -> {"metadata"}), or
-    None when it uses self whole (self == oldSelf, self.size(), has(self))."""
+    """The paths a rule selects from self/oldSelf as a tree ("self.metadata.name.size()" ->
+    {"metadata": {"name": None}}; None = the whole subtree), or None when it uses self whole
+    (self == oldSelf, self.size(), has(self)). A method call ends a path: its receiver is used
+    whole."""
     if text not in _field_use:
-        fields = set()
-        for match in re.finditer(r"\b(?:self|oldSelf)\b(\.(\w+)(\s*\()?)?", text):
-            if not match.group(2) or match.group(3):
-                fields = None
+        tree = {}
+        for match in re.finditer(r"\b(?:self|oldSelf)\b((?:\.\w+)*)(\s*\()?", text):
+            path = match.group(1).split(".")[1:]
+            if match.group(2):
+                path = path[:-1]
+            if not path:
+                tree = None
                 break
-            fields.add(match.group(2))
-        _field_use[text] = fields
+            node = tree
+            for key in path[:-1]:
+                if node.get(key, {}) is None:
+                    break  # a shorter path already takes this subtree whole
+                node = node.setdefault(key, {})
+            else:
+                node[path[-1]] = None
+        _field_use[text] = tree
     return _field_use[text]
+
+
+def _project(value, tree):
+    """Only the parts of value a rule reads (tree from _fields_used): the rule's result and its
+    cache key then depend on nothing else (not on resourceVersion or managedFields)."""
+    if tree is None or not isinstance(value, dict):
+        return value
+    return {key: _project(value[key], sub) for key, sub in tree.items() if key in value}
 
 
 def _check_rule(rule, value, old, has_old, field, causes):
@@ -188,11 +208,10 @@ def _check_rule(rule, value, old, has_old, field, causes):
     if transition and not has_old:
         return  # transition rules only run on updates
     fields = _fields_used(text)
-    if fields is not None and isinstance(value, dict):
+    if fields is not None:
         # Only the fields the rule selects matter: convert and cache just those.
-        value = {k: v for k, v in value.items() if k in fields}
-        if isinstance(old, dict):
-            old = {k: v for k, v in old.items() if k in fields}
+        value = _project(value, fields)
+        old = _project(old, fields)
     key = (text, json.dumps(value, sort_keys=True), json.dumps(old, sort_keys=True) if transition else None)
     with _cel_lock:
         result = _results.get(key)

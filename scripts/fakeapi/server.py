@@ -1,6 +1,5 @@
 """HTTP(S) front end: authentication, routing, discovery, OpenAPI v3, Table output, watches
 as chunked streams, fault injection and the /fake/ control endpoints."""
-import copy
 import hashlib
 import http.server
 import json
@@ -314,7 +313,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             paths[item] = {"patch": operation, "get": {"x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": "get",
                                                        "responses": {"200": {"description": "OK"}}}}
             reverse = ".".join(reversed(group.split("."))) if group else "io.k8s.api.core"
-            kind_schema = copy.deepcopy(resource.schema) if resource.schema else {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+            kind_schema = patching.clone(resource.schema) if resource.schema else {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
             kind_schema["x-kubernetes-group-version-kind"] = [gvk]
             schemas_out[f"{reverse}.{version}.{resource.kind}"] = kind_schema
         return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.37.0"}, "paths": paths,
@@ -416,7 +415,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if not isinstance(payload, dict):
                 raise stores.APIError(400, "BadRequest", "the body of the request must be an object")
             self.check_kind(resource, payload)
-            payload = copy.deepcopy(payload)
+            payload = patching.clone(payload)
             if resource.has_status and resource.key != "/namespaces":
                 payload.pop("status", None)
             if resource.key == "/namespaces":
@@ -427,7 +426,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if not isinstance(payload, dict):
                 raise stores.APIError(400, "BadRequest", "the body of the request must be an object")
             self.check_kind(resource, payload)
-            obj = store.update(resource, namespace, name, lambda current: copy.deepcopy(payload), manager,
+            obj = store.update(resource, namespace, name, lambda current: patching.clone(payload), manager,
                                subresource or "", dry_run, strict)
             return self.respond_object(obj, resource)
         if verb == "patch":
@@ -493,7 +492,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise stores.APIError(422, "Invalid", "the patch must produce an object")
             return result
         obj = self.state.store.update(resource, namespace, name, mutate, manager, subresource or "", dry_run, strict,
-                                      expected_rv=expected)
+                                      expected_rv=expected, mutate_copies=True)
         return self.respond_object(obj, resource)
 
     def apply(self, resource, namespace, name, subresource, payload, query, dry_run, strict):
@@ -510,7 +509,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if metadata.get("name") not in (None, name):
             raise stores.APIError(400, "BadRequest", f"the name of the object ({metadata.get('name')}) does not match the name on the URL ({name})")
         force = query.get("force") == "true"
-        applied = copy.deepcopy(payload)
+        applied = patching.clone(payload)
         applied.setdefault("metadata", {})["name"] = name
         if resource.namespaced:
             applied["metadata"]["namespace"] = namespace
@@ -524,7 +523,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             scope = (lambda path: path[0] != "status") if resource.has_status else (lambda path: True)
         if resource.crd is not None:
             pruned = []
-            schemas.prune(copy.deepcopy(applied), resource.schema, "", pruned)
+            schemas.prune(patching.clone(applied), resource.schema, "", pruned)
             if pruned:
                 raise stores.APIError(400, "BadRequest", "failed to create typed patch object: " +
                                       ", ".join(f".{p}: field not declared in schema" for p in pruned))
@@ -544,7 +543,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             obj = store.update(resource, namespace, name,
                                lambda current: patching.apply(current, applied, manager, force, subresource or "",
                                                               resource.api_version, scope),
-                               manager, subresource or "", dry_run, strict, operation="apply")
+                               manager, subresource or "", dry_run, strict, operation="apply", mutate_copies=True)
         return self.respond_object(obj, resource)
 
     def scale(self, method, resource, namespace, name, body, manager):

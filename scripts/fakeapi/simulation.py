@@ -1,12 +1,12 @@
 """A small StatefulSet controller and kubelet: pods per replicas, PVCs from
 volumeClaimTemplates, controller-revision-hash labels, OnDelete and (simplified) RollingUpdate,
 status counts. Readiness is never decided here: tests set it (POST /fake/pods/.../ready)."""
-import copy
 import hashlib
 import json
 import queue
 import threading
 
+import patch as patching
 import store as stores
 
 MANAGER = "statefulset-controller"
@@ -37,6 +37,9 @@ class StatefulSetController:
         self.pods = store.resources["/pods"]
         self.pvcs = store.resources["/persistentvolumeclaims"]
         self.revisions = store.resources["apps/controllerrevisions"]
+        # (namespace, name) -> (template, its hash): a status write keeps the stored template
+        # object (the store shares unchanged parts), so most passes need no new hash.
+        self.hashes = {}
         store.hooks.append(self.hook)
         threading.Thread(target=self.run, name="statefulset-controller", daemon=True).start()
 
@@ -73,13 +76,17 @@ class StatefulSetController:
         try:
             sts = self.store.get(self.sts, namespace, name)
         except stores.APIError:
+            self.hashes.pop((namespace, name), None)
             return
         if sts["metadata"].get("deletionTimestamp"):
             return
         spec = sts.get("spec") or {}
         replicas = spec.get("replicas", 1)
         template = spec.get("template") or {}
-        revision = f"{name}-{template_hash(template)}"
+        known = self.hashes.get((namespace, name))
+        if known is None or known[0] is not template:
+            known = self.hashes[(namespace, name)] = (template, template_hash(template))
+        revision = f"{name}-{known[1]}"
         self.ensure_revision(sts, revision, template)
         pods = {}
         # The owner-reference index, not a scan of every pod.
@@ -117,11 +124,11 @@ class StatefulSetController:
 
     def pod_for(self, sts, n, revision, template):
         name = f'{sts["metadata"]["name"]}-{n}'
-        metadata = copy.deepcopy(template.get("metadata") or {})
+        metadata = patching.clone(template.get("metadata") or {})
         labels = metadata.get("labels") or {}
         labels.update({"controller-revision-hash": revision, "statefulset.kubernetes.io/pod-name": name,
                        "apps.kubernetes.io/pod-index": str(n)})
-        pod_spec = copy.deepcopy(template.get("spec") or {})
+        pod_spec = patching.clone(template.get("spec") or {})
         pod_spec["hostname"] = name
         if sts["spec"].get("serviceName"):
             pod_spec["subdomain"] = sts["spec"]["serviceName"]
@@ -163,7 +170,7 @@ class StatefulSetController:
                 metadata["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": sts["metadata"]["name"],
                                                 "uid": sts["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}]
             self.store.create(self.pvcs, namespace, {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": metadata,
-                                                     "spec": copy.deepcopy(claim.get("spec") or {}),
+                                                     "spec": patching.clone(claim.get("spec") or {}),
                                                      "status": {"phase": "Bound"}}, MANAGER)
 
     def condemn_claims(self, sts, n):
@@ -186,7 +193,7 @@ class StatefulSetController:
                                                           **{"controller.kubernetes.io/hash": revision.rsplit("-", 1)[1]}),
                          "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": sts["metadata"]["name"],
                                               "uid": sts["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}]},
-            "data": {"spec": {"template": copy.deepcopy(template)}}, "revision": number}, MANAGER)
+            "data": {"spec": {"template": patching.clone(template)}}, "revision": number}, MANAGER)
 
     def write_status(self, sts, pods, revision):
         previous = sts.get("status") or {}

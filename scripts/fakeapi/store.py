@@ -2,7 +2,6 @@
 history watches resume from, watchers, and the write semantics (conflicts, generation,
 status subresource, finalizers, owner-reference garbage collection)."""
 import collections
-import copy
 import json
 import queue
 import random
@@ -466,12 +465,28 @@ class Store:
                             "causes": [{"reason": "FieldValueInvalid", "message": m, "field": f} for f, m in causes]})
 
     def update(self, resource, namespace, name, mutate, manager, subresource="", dry_run=False, strict=False,
-               expected_rv=None, operation="update"):
+               expected_rv=None, operation="update", mutate_copies=False):
         """Read-modify-write under the lock. mutate(current copy) -> desired object. Applies the
-        subresource rules, rv precondition, generation, and removal once the last finalizer goes."""
+        subresource rules, rv precondition, generation, and removal once the last finalizer goes.
+
+        Stored objects are never changed in place (every write stores a new one), so a new
+        version may share parts with the old one. A status write of a built-in kind shares
+        everything but metadata and status: mutate then gets a copy whose other top-level
+        values are the stored ones, to be replaced, never changed in place (what it does to
+        them is dropped anyway). Custom resources are always copied whole: admission
+        (schema defaults, pruning) rewrites the object in place. mutate_copies: mutate leaves
+        its argument alone and returns a new object (patches, apply), so it gets the stored
+        object itself."""
         with self.lock:
             current = self.get(resource, namespace, name)
-            desired = mutate(copy.deepcopy(current))
+            share = resource.crd is None
+            if mutate_copies:
+                desired = mutate(current)
+            elif subresource == "status" and share:
+                desired = mutate({key: _clone_metadata(value) if key == "metadata" else patching.clone(value) if key == "status" else value
+                                  for key, value in current.items()})
+            else:
+                desired = mutate(patching.clone(current))
             metadata = desired.setdefault("metadata", {})
             sent_rv = metadata.get("resourceVersion")
             if expected_rv is None and sent_rv not in (None, ""):
@@ -484,7 +499,11 @@ class Store:
                 raise APIError(400, "BadRequest", f'the name of the object ({metadata.get("name")}) does not match the name on the URL ({name})')
             if subresource == "status":
                 # Only status changes through /status.
-                result = copy.deepcopy(current)
+                if share:
+                    result = dict(current)
+                    result["metadata"] = _clone_metadata(current["metadata"])
+                else:
+                    result = patching.clone(current)
                 if "status" in desired:
                     result["status"] = desired["status"]
                 else:
@@ -493,7 +512,7 @@ class Store:
             else:
                 if resource.has_status:
                     if "status" in current:
-                        desired["status"] = copy.deepcopy(current["status"])
+                        desired["status"] = current["status"] if share else patching.clone(current["status"])
                     else:
                         desired.pop("status", None)
                 # Fields the server owns.
@@ -514,7 +533,8 @@ class Store:
             self._admit(resource, desired, current, strict)
             if operation == "update":
                 scope = _status_scope if subresource == "status" else _main_scope(resource)
-                desired["metadata"]["managedFields"] = copy.deepcopy(current["metadata"].get("managedFields"))
+                # record_update writes a new list (entries are only read).
+                desired["metadata"]["managedFields"] = current["metadata"].get("managedFields")
                 patching.record_update(current, desired, manager, subresource, resource.api_version, scope)
             desired["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             if _same(current, desired):
@@ -580,7 +600,7 @@ class Store:
             if finalizers:
                 if current["metadata"].get("deletionTimestamp") and finalizers == current["metadata"].get("finalizers"):
                     return current, True
-                desired = copy.deepcopy(current)
+                desired = patching.clone(current)
                 desired["metadata"]["finalizers"] = finalizers
                 desired["metadata"].setdefault("deletionTimestamp", timestamp())
                 desired["metadata"].setdefault("deletionGracePeriodSeconds", 0)
@@ -590,7 +610,7 @@ class Store:
                 if "foregroundDeletion" in finalizers or "orphan" in finalizers:
                     self.gc_queue.put(desired["metadata"]["uid"])
                 return desired, True
-            desired = copy.deepcopy(current)
+            desired = patching.clone(current)
             desired["metadata"]["resourceVersion"] = str(self._next_rv())
             del self.objects[resource.key][(namespace or "", name)]
             self._index_owners(resource, current, None)
@@ -611,7 +631,7 @@ class Store:
                 continue
             for (ns, name), obj in list(objects.items()):
                 if ns == namespace:
-                    stripped = copy.deepcopy(obj)
+                    stripped = patching.clone(obj)
                     if stripped["metadata"].get("finalizers"):
                         stripped["metadata"]["finalizers"] = []
                         stripped["metadata"]["resourceVersion"] = str(self._next_rv())
@@ -707,19 +727,39 @@ def _status_scope(path):
     return path[0] == "status"
 
 
+def _clone_metadata(metadata):
+    """A copy of metadata sharing managedFields: every write replaces that list whole (see
+    patch.write_managers) and never changes its entries, and it is the largest part."""
+    copied = patching.clone({key: value for key, value in metadata.items() if key != "managedFields"})
+    if "managedFields" in metadata:
+        copied["managedFields"] = metadata["managedFields"]
+    return copied
+
+
+def _differ(old, new, keys):
+    """Whether the top-level values under keys differ (as JSON: 1 and 1.0, or true and 1, do);
+    a value shared by both versions is the same without looking."""
+    for key in keys:
+        a, b = old.get(key, _ABSENT), new.get(key, _ABSENT)
+        if a is not b and (a is _ABSENT or b is _ABSENT or patching.canonical(a) != patching.canonical(b)):
+            return True
+    return False
+
+
+_ABSENT = object()
+
+
 def _spec_changed(old, new):
-    strip = lambda o: {k: v for k, v in o.items() if k not in ("metadata", "status")}
-    return patching.canonical(strip(old)) != patching.canonical(strip(new))
+    return _differ(old, new, (old.keys() | new.keys()) - {"metadata", "status"})
 
 
 def _same(old, new):
-    def comparable(o):
-        o = dict(o)
-        metadata = dict(o.get("metadata") or {})
-        metadata.pop("managedFields", None)
-        o["metadata"] = metadata
-        return patching.canonical(o)
-    return comparable(old) == comparable(new)
+    def metadata(o):
+        m = dict(o.get("metadata") or {})
+        m.pop("managedFields", None)
+        return {"metadata": m}
+    return not _differ(metadata(old), metadata(new), ("metadata",)) and \
+        not _differ(old, new, (old.keys() | new.keys()) - {"metadata"})
 
 
 def not_found(resource, name):
