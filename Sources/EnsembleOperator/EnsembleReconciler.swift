@@ -26,6 +26,8 @@ struct EnsembleReconciler: Sendable {
     /// Failed clean-ups after which the finalizer goes anyway, so a broken clean-up can never
     /// hold the Ensemble (or its namespace) from being deleted.
     let cleanupAttempts = 5
+    /// Seconds between looks while the caches have not all had their first list.
+    static let unsyncedRetry = 0.1
 
     func reconcile(_ key: ObjectKey) async throws -> Action {
         guard let record = caches.ensembles.get(key) else {
@@ -34,16 +36,18 @@ struct EnsembleReconciler: Sendable {
             memory.forget(key)
             return .awaitChange
         }
+        // Until every cache has its first list, a missing StatefulSet, Secret or pod may only be
+        // unlisted: acting on that would recreate or rescale what exists (a restarted operator
+        // applied a scaling ensemble's StatefulSet at spec.replicas before its cache had it).
+        guard memory.synced(caches.isSynced) else { return .requeue(after: Self.unsyncedRetry) }
         let log = logger.with("ensemble", key.description)
-        // Until every cache has its first list, a missing Secret or pod may only be unlisted.
-        let synced = memory.synced(caches.isSynced)
-        if synced { try await ensureSuperUserSecret(record, key: key, log: log) }
+        try await ensureSuperUserSecret(record, key: key, log: log)
         let pods = caches.pods.owned(by: key)
         let members = prober.observations(key)
         let input = ReconcileInput(
             record: record, children: caches.children(of: key), pods: pods,
             claims: caches.claims.owned(by: key), members: members, secrets: caches.secrets.owned(by: key),
-            live: live(key, record, pods: pods, members: members, synced: synced), options: renderOptions, now: rfc3339())
+            live: live(key, record, pods: pods, members: members), options: renderOptions, now: rfc3339())
         let plan = Reconciler.plan(input)
         // Said at once: a reconcile that fails later must not lose them.
         for outcome in sessions.takeOutcomes(key) { await event(record, Self.outcomeEvent(outcome)) }
@@ -153,7 +157,7 @@ struct EnsembleReconciler: Sendable {
     /// of the configuration, both begun after this Ensemble's last member action (or after
     /// the caches were first synced) and finished within `freshness` seconds, with an answer
     /// (or a failure) for every pod there is.
-    func live(_ key: ObjectKey, _ record: EnsembleRecord, pods: [ObservedPod], members: [Int: MemberAnswer], synced: Bool) -> LiveMembers {
+    func live(_ key: ObjectKey, _ record: EnsembleRecord, pods: [ObservedPod], members: [Int: MemberAnswer]) -> LiveMembers {
         let snapshot = sessions.snapshot(key)
         let since = memory.lastAction(key)
         let now = monotonicNanoseconds()
@@ -164,7 +168,7 @@ struct EnsembleReconciler: Sendable {
         let configFresh = record.ensemble?.spec.engine != .zooKeeper
             || (snapshot.map { $0.readStarted > since && now &- $0.readFinished <= maxAge } ?? false)
         return LiveMembers(config: snapshot?.config, reconfigInFlight: snapshot?.inFlight != nil,
-                           reconfigRefused: snapshot?.refused, fresh: synced && answersFresh && configFresh)
+                           reconfigRefused: snapshot?.refused, fresh: answersFresh && configFresh)
     }
 
     /// Keeps what a member change reads current: the configuration session while one may be

@@ -14,7 +14,7 @@ import Glibc
 /// reach real members, and what the operator does to pods happens to real processes.
 ///
 ///     try await withKubeletBridge(fake: fake, ensemble: "zk") { bridge in
-///         let op = try await OperatorProcess.start(..., arguments: ["--member-address-template", bridge.memberAddressTemplate])
+///         let op = try await OperatorProcess.start(..., arguments: bridge.operatorMemberArguments)
 ///         ...
 ///         bridge.events            // what happened to which pod, in order
 ///         bridge.endpoints()       // host and client port of every member, for clients
@@ -122,6 +122,11 @@ public final class KubeletBridge: Sendable {
     /// with reconfigs must be what members here reach each other at (as `translate` makes
     /// the ConfigMap's `server.N` lines), not the cluster DNS names.
     public var memberServerTemplate: String { "\(block).{id}:2888:3888:participant;\(block).{id}:2181" }
+    /// Both templates as the operator's arguments: an operator managing these members needs
+    /// both (a member a hand-off took out restarts from the staged join template).
+    public var operatorMemberArguments: [String] {
+        ["--member-address-template", memberAddressTemplate, "--member-server-template", memberServerTemplate]
+    }
     public func address(ordinal: Int) -> String { "\(block).\(ordinal + 1)" }
 
     /// What happened so far.

@@ -371,6 +371,32 @@ extension OperatorE2ETests {
         }
     }
 
+    /// A restarted operator acts only once every cache has had its first list: with the
+    /// StatefulSet list slow, an Ensemble waiting to grow from 3 to 5 members must not look
+    /// childless (its StatefulSet would be applied at 5 replicas, skipping the membership
+    /// planner and quorum-safe steps). The members do not answer here, so scaling waits.
+    @Test func aRestartedOperatorActsOnlyOnSyncedCaches() async throws {
+        try await withFakeAPIServer { fake in
+            let cluster = TestCluster(kubeconfig: fake.kubeconfigPath, client: try fake.client(), namespace: "default", fake: fake)
+            let first = try await OperatorProcess.start(name: "first", kubeconfig: cluster.kubeconfig, arguments: ["--namespace", "default"])
+            defer { first.stop() }
+            _ = try await cluster.create("grow", spec: ["engine": "ZooKeeper", "replicas": 3])
+            _ = try await eventually("the StatefulSet has 3 replicas", timeout: 30) {
+                try await cluster.exists(.statefulSets, "grow")?.spec?["replicas"] == 3 ? true : nil
+            }
+            #expect(first.stop() == 0)
+            let patched = try await cluster.client.patch(.ensembles, name: "grow", namespace: cluster.namespace, patch: ["spec": ["replicas": 5]])
+            try await fake.inject(.init(verb: "list", resource: "statefulsets", delaySeconds: 3, times: 1))
+            let second = try await OperatorProcess.start(name: "second", kubeconfig: cluster.kubeconfig, arguments: ["--namespace", "default"])
+            defer { second.stop() }
+            _ = try await eventually("the new generation is observed", timeout: 30) { () -> Bool? in
+                try await cluster.ensemble("grow")?.status?["observedGeneration"]?.intValue == patched.generation ? true : nil
+            }
+            #expect(try await cluster.exists(.statefulSets, "grow")?.spec?["replicas"] == 3)
+            #expect(!second.logLines().contains { $0["msg"] == "applied" && $0["kind"] == "StatefulSet" }, "\(second.log)")
+        }
+    }
+
     static func withoutCEL(_ value: Value) -> Value {
         switch value {
         case .object(let object):

@@ -22,7 +22,7 @@ struct RollScenario {
 
     static func startOperator(_ cluster: TestCluster, _ bridge: KubeletBridge, name: String = "operator") async throws -> OperatorProcess {
         try await OperatorProcess.start(name: name, kubeconfig: cluster.kubeconfig,
-                                        arguments: operatorArguments + ["--member-address-template", bridge.memberAddressTemplate])
+                                        arguments: operatorArguments + bridge.operatorMemberArguments)
     }
 
     func ensemble() async throws -> KubeObject? { try await cluster.ensemble("zk") }

@@ -117,8 +117,7 @@ import ZooKeeperTestSupport
     // MARK: Helpers
 
     func operatorArguments(_ bridge: KubeletBridge) -> [String] {
-        ["--namespace", "default", "--member-probe-interval", "1", "--member-probe-timeout", "2",
-         "--member-address-template", bridge.memberAddressTemplate, "--member-server-template", bridge.memberServerTemplate]
+        ["--namespace", "default", "--member-probe-interval", "1", "--member-probe-timeout", "2"] + bridge.operatorMemberArguments
     }
 
     func withScaleCluster(_ body: (TestCluster, KubeletBridge) async throws -> Void) async throws {

@@ -579,7 +579,7 @@ class Store:
             if resource.key == "/pods" and self.graceful_pods and (options or {}).get("gracePeriodSeconds") != 0:
                 if current["metadata"].get("deletionTimestamp"):
                     return current, True
-                desired = copy.deepcopy(current)
+                desired = patching.clone(current)
                 grace = (options or {}).get("gracePeriodSeconds")
                 if grace is None:
                     grace = (current.get("spec") or {}).get("terminationGracePeriodSeconds", 30)

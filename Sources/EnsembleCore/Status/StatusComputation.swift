@@ -125,10 +125,7 @@ public enum StatusComputation {
             : condition(.available, .isFalse, everServed ? "QuorumLost" : "MembersStarting", "\(counts), \(quorum) needed for a quorum")
 
         let progressing: Condition
-        if let hold = input.hold {
-            progressing = condition(.progressing, .isFalse, "ScalingHeld",
-                                    "spec.replicas is \(hold.wanted) but \(hold.running) members run: changing the member list of a running \(ensemble.spec.engine.rawValue) ensemble needs the scaling planner; every other change was applied")
-        } else if let change, change.held, let kept = previous?.condition(.progressing) {
+        if let change, change.held, let kept = previous?.condition(.progressing) {
             progressing = kept
         } else if let change {
             let decision = change.decision
