@@ -196,12 +196,12 @@ let realSkipped = "ENSEMBLE_TEST_KUBECONFIG is not set: the real-API-server runs
             // one member at a time, zk-3 first (ScaleE2ETests runs whole scales with real pods).
             _ = try await cluster.client.patch(.ensembles, name: "zk", namespace: cluster.namespace, patch: ["spec": ["replicas": 5]])
             if template != nil {
-                let scaling = try await eventually("the StatefulSet is raised by one", timeout: 30) { () -> KubeObject? in
-                    let e = try await cluster.ensemble("zk")
-                    return try await cluster.exists(.statefulSets, "zk")?.spec?["replicas"] == 4 ? e : nil
+                // The status is written after the step it reports: wait for both.
+                _ = try await eventually("the StatefulSet is raised by one, and the status says so", timeout: 30) { () -> Bool? in
+                    guard try await cluster.exists(.statefulSets, "zk")?.spec?["replicas"] == 4 else { return nil }
+                    let status = try await cluster.ensemble("zk")?.status
+                    return status?["observedGeneration"] == 3 && status?["memberChange"]?["activity"] == "Scaling" ? true : nil
                 }
-                #expect(scaling.status?["observedGeneration"] == 3)
-                #expect(scaling.status?["memberChange"]?["activity"] == "Scaling")
             }
 
             // Delete: the finalizer removes the claims, the garbage collector the children.
