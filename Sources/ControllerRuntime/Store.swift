@@ -20,16 +20,23 @@ public struct ObjectKey: Hashable, Sendable, Comparable, CustomStringConvertible
 public final class Store<Object: Sendable>: Sendable {
     /// One cached object, boxed: a dictionary keeps its values inline in every bucket, empty
     /// ones too, and an Ensemble's typed spec and status are a few hundred bytes inline.
+    /// It also holds the resourceVersion the object was cached at, when it is a number (the
+    /// API server's are): a write's response never replaces what a later watch event brought.
     private final class Entry: Sendable {
         let object: Object
-        init(_ object: Object) { self.object = object }
+        let version: UInt64?
+        init(_ object: Object, version: UInt64?) {
+            self.object = object
+            self.version = version
+        }
     }
 
     private struct State {
         var objects: [ObjectKey: Entry] = [:]
-        /// The resourceVersion each object was cached at, when it is a number (the API
-        /// server's are): a write's response never replaces what a later watch event brought.
-        var versions: [ObjectKey: UInt64] = [:]
+        /// The last resourceVersion of objects removed since the last list, so a write's late
+        /// reply cannot bring one back. (Kept apart from the entries: a second dictionary
+        /// keyed by every object cost more than the versions themselves.)
+        var tombstones: [ObjectKey: UInt64] = [:]
         var byOwner: [ObjectKey: Set<ObjectKey>] = [:]
         var synced = false
     }
@@ -61,15 +68,15 @@ public final class Store<Object: Sendable>: Sendable {
         let newOwner = owner(key, object)
         let version = resourceVersion.flatMap { UInt64($0) }
         return state.withLock { s in
-            if let version, let cached = s.versions[key], version < cached { return [] }
-            s.versions[key] = version
+            if let version, let cached = s.objects[key]?.version ?? s.tombstones[key], version < cached { return [] }
+            s.tombstones[key] = nil
             var touched = Set<ObjectKey>()
             if let old = s.objects[key]?.object, let oldOwner = owner(key, old) {
                 s.byOwner[oldOwner]?.remove(key)
                 if s.byOwner[oldOwner]?.isEmpty == true { s.byOwner[oldOwner] = nil }
                 touched.insert(oldOwner)
             }
-            s.objects[key] = Entry(object)
+            s.objects[key] = Entry(object, version: version)
             if let newOwner {
                 s.byOwner[newOwner, default: []].insert(key)
                 touched.insert(newOwner)
@@ -84,8 +91,9 @@ public final class Store<Object: Sendable>: Sendable {
     public func remove(_ key: ObjectKey, resourceVersion: String? = nil) -> Set<ObjectKey> {
         let version = resourceVersion.flatMap { UInt64($0) }
         return state.withLock { s in
-            if let version { s.versions[key] = max(version, s.versions[key] ?? 0) }
-            guard let old = s.objects.removeValue(forKey: key)?.object else { return [] }
+            let entry = s.objects.removeValue(forKey: key)
+            if let last = [version, entry?.version, s.tombstones[key]].compactMap({ $0 }).max() { s.tombstones[key] = last }
+            guard let old = entry?.object else { return [] }
             guard let oldOwner = owner(key, old) else { return [] }
             s.byOwner[oldOwner]?.remove(key)
             if s.byOwner[oldOwner]?.isEmpty == true { s.byOwner[oldOwner] = nil }
@@ -121,8 +129,10 @@ public final class Store<Object: Sendable>: Sendable {
             for key in objects.keys where s.objects[key] == nil {
                 if let o = owners[key] { touched.insert(o) }
             }
-            s.objects = objects.mapValues(Entry.init)
-            s.versions = versions.compactMapValues { UInt64($0) }
+            s.objects = Dictionary(uniqueKeysWithValues: objects.map { key, object in
+                (key, Entry(object, version: versions[key].flatMap { UInt64($0) }))
+            })
+            s.tombstones = versions.filter { objects[$0.key] == nil }.compactMapValues { UInt64($0) }
             s.byOwner = index
             s.synced = true
             return touched

@@ -28,7 +28,9 @@ final class MemberProber: Sendable {
     let concurrency: Int
     let metrics: MetricsRegistry
     let logger: Logger
-    private let results = Mutex<[ObjectKey: [Int: Detail]]>([:])
+    /// The last answers per Ensemble: only what the reconciler reads (the figures for /metrics
+    /// are published as a round ends and not kept).
+    private let results = Mutex<[ObjectKey: [Int: MemberAnswer]]>([:])
     /// When the last round that asked an Ensemble's members started and finished (monotonic
     /// nanoseconds): a member change acts only on answers gathered after its last action.
     private let rounds = Mutex<[ObjectKey: (started: UInt64, finished: UInt64)]>([:])
@@ -65,7 +67,7 @@ final class MemberProber: Sendable {
 
     /// The last answers of one Ensemble's members.
     func observations(_ key: ObjectKey) -> [Int: MemberAnswer] {
-        results.withLock { $0[key]?.mapValues(\.observation) ?? [:] }
+        results.withLock { $0[key] ?? [:] }
     }
 
     /// Asks for this Ensemble's members to be checked now rather than at the next round.
@@ -158,23 +160,23 @@ final class MemberProber: Sendable {
         let finished = monotonicNanoseconds()
         rounds.withLock { rounds in for key in keys { rounds[key] = (started, finished) } }
         for key in keys {
-            let details = fresh[key] ?? [:]
-            let previous = results.withLock { r -> [Int: Detail]? in
+            let details = fresh.removeValue(forKey: key) ?? [:]
+            let answers = details.mapValues(\.observation)
+            let previous = results.withLock { r -> [Int: MemberAnswer]? in
                 let old = r[key]
-                if caches.ensembles.get(key) == nil { r[key] = nil } else { r[key] = details }
+                if caches.ensembles.get(key) == nil { r[key] = nil } else { r[key] = answers }
                 return old
             }
             publish(key, details)
-            if Self.significant(previous ?? [:]) != Self.significant(details) { await onChange(key) }
+            if Self.significant(previous ?? [:]) != Self.significant(answers) { await onChange(key) }
         }
     }
 
     /// What a status shows, without the zxid (it moves with every write), and what the
     /// planners act on: which pod answered, and non-voting followers (a member outside the
     /// configuration).
-    static func significant(_ details: [Int: Detail]) -> [Int: String] {
-        details.mapValues { detail in
-            let answer = detail.observation
+    static func significant(_ answers: [Int: MemberAnswer]) -> [Int: String] {
+        answers.mapValues { answer in
             let pod = "\(answer.podUID ?? ""):nv\(answer.syncedNonVotingFollowers ?? 0)"
             switch answer.answer {
             case .zooKeeper(let role, _): return "zk:\(role):\(pod)"
