@@ -37,8 +37,18 @@ public final class Store<Object: Sendable>: Sendable {
         /// reply cannot bring one back. (Kept apart from the entries: a second dictionary
         /// keyed by every object cost more than the versions themselves.)
         var tombstones: [ObjectKey: UInt64] = [:]
-        var byOwner: [ObjectKey: Set<ObjectKey>] = [:]
+        /// An Ensemble's objects: a handful each, so a small array (a set costs its hash table).
+        var byOwner: [ObjectKey: [ObjectKey]] = [:]
         var synced = false
+
+        mutating func index(_ key: ObjectKey, under owner: ObjectKey) {
+            if byOwner[owner]?.contains(key) != true { byOwner[owner, default: []].append(key) }
+        }
+
+        mutating func unindex(_ key: ObjectKey, from owner: ObjectKey) {
+            byOwner[owner]?.removeAll { $0 == key }
+            if byOwner[owner]?.isEmpty == true { byOwner[owner] = nil }
+        }
     }
 
     private let state = Mutex(State())
@@ -53,7 +63,15 @@ public final class Store<Object: Sendable>: Sendable {
     public var count: Int { state.withLock { $0.objects.count } }
     public var keys: [ObjectKey] { state.withLock { Array($0.objects.keys) } }
     public var isSynced: Bool { state.withLock { $0.synced } }
-    public func all() -> [Object] { state.withLock { $0.objects.values.map(\.object) } }
+    /// Counts objects by a key, without copying them out (a thousand Ensembles' records are
+    /// over a megabyte).
+    public func count<Key: Hashable>(by key: (Object) -> Key) -> [Key: Int] {
+        state.withLock { s in
+            var counts: [Key: Int] = [:]
+            for entry in s.objects.values { counts[key(entry.object), default: 0] += 1 }
+            return counts
+        }
+    }
 
     /// Objects that belong to one Ensemble.
     public func owned(by ensemble: ObjectKey) -> [Object] {
@@ -72,13 +90,12 @@ public final class Store<Object: Sendable>: Sendable {
             s.tombstones[key] = nil
             var touched = Set<ObjectKey>()
             if let old = s.objects[key]?.object, let oldOwner = owner(key, old) {
-                s.byOwner[oldOwner]?.remove(key)
-                if s.byOwner[oldOwner]?.isEmpty == true { s.byOwner[oldOwner] = nil }
+                s.unindex(key, from: oldOwner)
                 touched.insert(oldOwner)
             }
             s.objects[key] = Entry(object, version: version)
             if let newOwner {
-                s.byOwner[newOwner, default: []].insert(key)
+                s.index(key, under: newOwner)
                 touched.insert(newOwner)
             }
             return touched
@@ -95,8 +112,7 @@ public final class Store<Object: Sendable>: Sendable {
             if let last = [version, entry?.version, s.tombstones[key]].compactMap({ $0 }).max() { s.tombstones[key] = last }
             guard let old = entry?.object else { return [] }
             guard let oldOwner = owner(key, old) else { return [] }
-            s.byOwner[oldOwner]?.remove(key)
-            if s.byOwner[oldOwner]?.isEmpty == true { s.byOwner[oldOwner] = nil }
+            s.unindex(key, from: oldOwner)
             return [oldOwner]
         }
     }
@@ -105,11 +121,11 @@ public final class Store<Object: Sendable>: Sendable {
     /// returns the owners of every object that appeared, changed or went away.
     @discardableResult
     public func replaceAll(_ objects: [ObjectKey: Object], versions: [ObjectKey: String] = [:], changed: (Object, Object) -> Bool) -> Set<ObjectKey> {
-        var index: [ObjectKey: Set<ObjectKey>] = [:]
+        var index: [ObjectKey: [ObjectKey]] = [:]
         var owners: [ObjectKey: ObjectKey] = [:]
         for (key, object) in objects {
             if let o = owner(key, object) {
-                index[o, default: []].insert(key)
+                index[o, default: []].append(key)
                 owners[key] = o
             }
         }

@@ -162,7 +162,7 @@ struct OperatorRuntime: Sendable {
         }
         let render: @Sendable () -> String = {
             var phases: [String: Int] = Dictionary(uniqueKeysWithValues: EnsembleStatus.Phase.allCases.map { ($0.rawValue, 0) })
-            for record in caches.ensembles.all() { phases[record.status?.phase.rawValue ?? "Unknown", default: 0] += 1 }
+            for (phase, count) in caches.ensembles.count(by: { $0.status?.phase.rawValue ?? "Unknown" }) { phases[phase, default: 0] += count }
             metrics.replace("ensemble_operator_ensembles", phases.map { ([("phase", $0.key)], Double($0.value)) })
             return metrics.render()
         }

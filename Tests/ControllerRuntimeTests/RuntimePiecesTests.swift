@@ -160,6 +160,20 @@ import Testing
         #expect(store.replaceAll([c: Item(owner: "c", version: 1)]) { $0 != $1 }.isEmpty, "an unchanged relist touches nothing")
         #expect(store.remove(c) == [ObjectKey(namespace: "ns", name: "c")])
     }
+
+    /// Several objects per owner, replaced in place (listed once, in name order) and counted
+    /// without copying them out.
+    @Test func ownersListTheirObjectsOnceAndCountsGroupThem() {
+        let store = Store<Item> { key, item in ObjectKey(namespace: key.namespace, name: item.owner) }
+        let owner = ObjectKey(namespace: "ns", name: "a")
+        for name in ["a-2", "a-0", "a-1"] { store.upsert(ObjectKey(namespace: "ns", name: name), Item(owner: "a", version: 1)) }
+        store.upsert(ObjectKey(namespace: "ns", name: "a-0"), Item(owner: "a", version: 2))
+        store.upsert(ObjectKey(namespace: "ns", name: "b-0"), Item(owner: "b", version: 1))
+        #expect(store.owned(by: owner).map(\.version) == [2, 1, 1])
+        store.remove(ObjectKey(namespace: "ns", name: "a-1"))
+        #expect(store.owned(by: owner).count == 2)
+        #expect(store.count(by: \.owner) == ["a": 2, "b": 1])
+    }
 }
 
 @Suite(.timeLimit(.minutes(1))) struct HealthServerTests {
