@@ -143,6 +143,22 @@ enum ReconcileTestSupport {
         #expect(stop.memberChange?.decision.reason.code == "StoppingMember")
     }
 
+    /// The cache keeps a ConfigMap's staged membership without its comment lines (half its
+    /// size, at a thousand Ensembles a few hundred kilobytes) and reads back the same membership.
+    @Test func cachedMembershipDropsOnlyComments() throws {
+        let ensemble = try #require(EnsembleDecoder.decode(value: ["apiVersion": "ensemble.dev/v1alpha1", "kind": "Ensemble",
+                                                                   "metadata": ["name": "zk"], "spec": ["engine": "ZooKeeper"]]).ensemble)
+        let staged = Rendering.stagedMembership(ensemble, membership: nil, left: [4: 0x2_0000_0001])
+        let configMap = try #require(Rendering.render(ensemble).first { $0["kind"] == "ConfigMap" })
+        var withLeft = configMap
+        withLeft["data"]?[Rendering.membershipKey] = .string(staged.text)
+        let child = try #require(ObservedChild(withLeft))
+        let cached = try #require(child.membership)
+        #expect(staged.text.contains("\n#") || staged.text.hasPrefix("#"))
+        #expect(!cached.contains("#"))
+        #expect(try StagedMembership.parse(cached) == staged)
+    }
+
     /// The ConfigMap records which servers a scale-down took out, from which version (install
     /// refuses data such a member wrote before); a hand-off is not one, and a server added back
     /// is one no more.

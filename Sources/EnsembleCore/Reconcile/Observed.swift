@@ -34,8 +34,9 @@ public struct ObservedChild: Equatable, Sendable {
     public var deleting: Bool
     /// StatefulSet only.
     public var statefulSet: StatefulSetState?
-    /// ZooKeeper ConfigMap only: the staged membership (`Rendering.membershipKey`), kept as
-    /// it is while the live configuration cannot be read.
+    /// ZooKeeper ConfigMap only: the staged membership (`Rendering.membershipKey`), kept
+    /// while the live configuration cannot be read; without its comment lines, which are half
+    /// of it and never read back.
     public var membership: String?
 
     public init(kind: ChildKind, namespace: String, name: String, instance: String? = nil, controllerUID: String? = nil,
@@ -59,7 +60,12 @@ public struct ObservedChild: Equatable, Sendable {
                   appliedHash: meta["annotations"]?[appliedHashAnnotation]?.stringValue,
                   deleting: meta["deletionTimestamp"] != nil && meta["deletionTimestamp"] != .null,
                   statefulSet: kind == .statefulSet ? StatefulSetState(value) : nil,
-                  membership: kind == .configMap ? value["data"]?[Rendering.membershipKey]?.stringValue : nil)
+                  membership: kind == .configMap ? value["data"]?[Rendering.membershipKey]?.stringValue.map(Self.withoutComments) : nil)
+    }
+
+    static func withoutComments(_ text: String) -> String {
+        guard text.hasPrefix("#") || text.contains("\n#") else { return text }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("#") }.joined(separator: "\n")
     }
 }
 
