@@ -364,10 +364,12 @@ final class SessionCore: @unchecked Sendable {
             }
             attemptsThisRound += 1
             if attemptsThisRound >= members.count {
-                // Every member refused (an election, a quorum outage): back off from 100 ms to
-                // about a second, with jitter so that many clients do not retry in step.
+                // Every member refused (an election, a quorum outage): retry soon at first (an
+                // election usually ends within a second, and every pause then adds to the
+                // caller's wait), then less often: 50 ms more each round, up to a second, with
+                // jitter so that many clients do not retry in step.
                 attemptsThisRound = 0
-                let base = UInt64(100 << min(rounds, 3)) * 1_000_000
+                let base = UInt64(min(50 * (rounds + 1), 1000)) * 1_000_000
                 rounds += 1
                 var resume = Deadline.now.adding(nanoseconds: base + UInt64.random(in: 0...base / 2))
                 if isNew { resume = min(resume, connectDeadline) }
