@@ -96,7 +96,8 @@ public enum ContinuousWriter {
         var sequence = 0
         while !stop.isSet {
             sequence += 1
-            // Steady schedule; a write that took long is followed at once, without a burst.
+            // A fixed schedule: after a write that took long, the writes it held up follow at
+            // once, one after another, until the schedule is caught up.
             let due = first + Double(sequence - 1) * interval
             let now = seconds(since: origin)
             if due > now {
