@@ -28,12 +28,7 @@ BLOCK5=${BLOCK5:-127.0.63}
 WORK=$(mktemp -d /tmp/bench-roll.XXXXXX)
 STATE="$WORK/state"
 
-if [[ "${NO_BUILD:-0}" != 1 ]]; then
-    echo "building zkctl (release) ..." >&2
-    (cd "$ROOT" && swift build -c release --product zkctl --scratch-path "$SCRATCH" >&2)
-fi
-ZKCTL="$SCRATCH/release/zkctl"
-[[ -x "$ZKCTL" ]] || { echo "no binary at $ZKCTL" >&2; exit 1; }
+source "$ROOT/scripts/release-zkctl.sh"
 
 cleanup() {
     for n in 3 5; do "$ZKCTL" local down "bench-roll$n" --state-dir "$STATE" --purge >/dev/null 2>&1 || true; done

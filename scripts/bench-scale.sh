@@ -21,12 +21,7 @@ BLOCK=${BLOCK:-127.0.64}
 WORK=$(mktemp -d /tmp/bench-scale.XXXXXX)
 STATE="$WORK/state"
 
-if [[ "${NO_BUILD:-0}" != 1 ]]; then
-    echo "building zkctl (release) ..." >&2
-    (cd "$ROOT" && swift build -c release --product zkctl --scratch-path "$SCRATCH" >&2)
-fi
-ZKCTL="$SCRATCH/release/zkctl"
-[[ -x "$ZKCTL" ]] || { echo "no binary at $ZKCTL" >&2; exit 1; }
+source "$ROOT/scripts/release-zkctl.sh"
 
 cleanup() {
     "$ZKCTL" local down bench-scale --state-dir "$STATE" --purge >/dev/null 2>&1 || true

@@ -21,12 +21,7 @@ SCRATCH=${SCRATCH:-$ROOT/.build-bench}
 WORK=$(mktemp -d /tmp/bench-yaml.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT INT TERM
 
-if [[ "${NO_BUILD:-0}" != 1 ]]; then
-    echo "building zkctl (release) ..." >&2
-    (cd "$ROOT" && swift build -c release --product zkctl --scratch-path "$SCRATCH" >&2)
-fi
-ZKCTL="$SCRATCH/release/zkctl"
-[[ -x "$ZKCTL" ]] || { echo "no binary at $ZKCTL" >&2; exit 1; }
+source "$ROOT/scripts/release-zkctl.sh"
 
 python3 - "$WORK" <<'PY'
 import sys
