@@ -53,7 +53,7 @@ public struct EnsembleRecord: Equatable, Sendable {
         ]
         let report = Validator.validate(document: SourceDocument(value: document, source: "\(namespace)/\(name)"))
         self.init(namespace: namespace, name: name, uid: uid, generation: generation,
-                  resourceVersion: meta["resourceVersion"]?.stringValue ?? "", deleting: meta["deletionTimestamp"] != nil && meta["deletionTimestamp"] != .null,
+                  resourceVersion: meta["resourceVersion"]?.stringValue ?? "", deleting: deletionRequested(meta),
                   finalizers: (meta["finalizers"]?.arrayValue ?? []).compactMap(\.stringValue),
                   ensemble: report.ensemble, problems: report.problems, status: EnsembleStatus(value["status"]))
     }

@@ -58,7 +58,7 @@ public struct ObservedChild: Equatable, Sendable {
         self.init(kind: kind, namespace: meta["namespace"]?.stringValue ?? "", name: name,
                   instance: meta["labels"]?[instanceLabel]?.stringValue, controllerUID: controllingOwnerUID(meta),
                   appliedHash: meta["annotations"]?[appliedHashAnnotation]?.stringValue,
-                  deleting: meta["deletionTimestamp"] != nil && meta["deletionTimestamp"] != .null,
+                  deleting: deletionRequested(meta),
                   statefulSet: kind == .statefulSet ? StatefulSetState(value) : nil,
                   membership: kind == .configMap ? value["data"]?[Rendering.membershipKey]?.stringValue.map(Self.withoutComments) : nil)
     }
@@ -144,7 +144,7 @@ public struct ObservedPod: Equatable, Sendable {
         }
         self.init(namespace: meta["namespace"]?.stringValue ?? "", name: name, instance: labels?[instanceLabel]?.stringValue,
                   ordinal: ordinal, ready: ready, revision: labels?["controller-revision-hash"]?.stringValue ?? "",
-                  deleting: meta["deletionTimestamp"] != nil && meta["deletionTimestamp"] != .null,
+                  deleting: deletionRequested(meta),
                   uid: meta["uid"]?.stringValue ?? "", created: meta["creationTimestamp"]?.stringValue,
                   superUser: meta["annotations"]?[Rendering.superUserAnnotation]?.stringValue)
     }
@@ -167,7 +167,7 @@ public struct ObservedClaim: Equatable, Sendable {
     public init?(_ value: Value) {
         guard let meta = value["metadata"], let name = meta["name"]?.stringValue else { return nil }
         self.init(namespace: meta["namespace"]?.stringValue ?? "", name: name, instance: meta["labels"]?[instanceLabel]?.stringValue,
-                  deleting: meta["deletionTimestamp"] != nil && meta["deletionTimestamp"] != .null)
+                  deleting: deletionRequested(meta))
     }
 }
 
@@ -234,6 +234,11 @@ public struct ObservedSecret: Equatable, Sendable {
         self.init(namespace: meta["namespace"]?.stringValue ?? "", name: name, instance: meta["labels"]?[instanceLabel]?.stringValue,
                   controllerUID: controllingOwnerUID(meta), superUser: superUser)
     }
+}
+
+/// The object's deletion was requested (it stays while finalizers remain).
+func deletionRequested(_ meta: Value) -> Bool {
+    meta["deletionTimestamp"].map { $0 != .null } ?? false
 }
 
 func controllingOwnerUID(_ meta: Value) -> String? {
