@@ -62,7 +62,6 @@ public struct Controller: Sendable {
             }
             metrics.observe("ensemble_operator_reconcile_duration_seconds", ["controller": name], Double(monotonicNanoseconds() - start) / 1e9)
             await queue.done(key)
-            metrics.set("ensemble_operator_workqueue_depth", ["controller": name], Double(await queue.depth))
         }
     }
 }

@@ -86,7 +86,6 @@ public struct HealthServer: Sendable {
                 let chunk = try connection.readSome(max: 8192 - request.count, deadline: deadline)
                 if chunk.isEmpty { break }
                 request += chunk
-                if request.count >= 4, request.suffix(4).elementsEqual(end) { break }
             }
             let response = respond(to: String(decoding: request, as: UTF8.self))
             let reason = [200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"][response.status] ?? "Status"

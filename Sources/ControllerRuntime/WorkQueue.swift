@@ -118,7 +118,6 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         wake.fire()
     }
 
-    public var isShuttingDown: Bool { shuttingDown }
     /// For tests: at least `count` workers are parked in `next()`.
     func hasWaiters(_ count: Int) -> Bool { waiters.count >= count }
 

@@ -71,7 +71,7 @@ public enum Rendering {
     public static let superUserAnnotation = "ensemble.dev/super-user"
 
     /// The ConfigMap key with the membership a starting member is given (`StagedMembership`).
-    public static let membershipKey = "zoo.cfg.dynamic"
+    public static let membershipKey = StagedMembership.fileName
 
     /// Every object the operator creates for the Ensemble, in apply order.
     ///

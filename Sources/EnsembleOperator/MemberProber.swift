@@ -25,9 +25,7 @@ final class MemberProber: Sendable {
     let template: MemberAddressTemplate
     let interval: Double
     let timeout: Double
-    let concurrency: Int
     let metrics: MetricsRegistry
-    let logger: Logger
     /// The last answers per Ensemble: only what the reconciler reads (the figures for /metrics
     /// are published as a round ends and not kept).
     private let results = Mutex<[ObjectKey: [Int: MemberAnswer]]>([:])
@@ -43,26 +41,15 @@ final class MemberProber: Sendable {
     private let lanes: [DispatchQueue]
 
     init(caches: Caches, template: MemberAddressTemplate, interval: Double, timeout: Double, concurrency: Int = 32,
-         metrics: MetricsRegistry, logger: Logger) {
+         metrics: MetricsRegistry) {
         self.caches = caches
         self.template = template
         self.interval = interval
         self.timeout = timeout
-        self.concurrency = concurrency
         lanes = (0..<concurrency).map { DispatchQueue(label: "member-check-\($0)") }
         self.metrics = metrics
-        self.logger = logger
         metrics.register("ensemble_member_probe_rounds_total", .counter, help: "Rounds of member checks completed.")
-        for (name, help) in [
-            ("ensemble_member_up", "1 when the member answered the operator's check (srvr or CQL OPTIONS), else 0."),
-            ("ensemble_member_role", "1 for the ZooKeeper member's current mode (label role)."),
-            ("ensemble_member_zxid_lag", "Transactions the ZooKeeper member is behind the leader's zxid."),
-            ("ensemble_member_outstanding_requests", "Requests queued on the ZooKeeper member (mntr zk_outstanding_requests)."),
-            ("ensemble_member_latency_avg_milliseconds", "Average request latency the ZooKeeper member reports."),
-            ("ensemble_member_latency_max_milliseconds", "Maximum request latency the ZooKeeper member reports."),
-        ] {
-            metrics.register(name, .gauge, help: help)
-        }
+        for (name, help) in Self.memberMetrics { metrics.register(name, .gauge, help: help) }
     }
 
     /// The last answers of one Ensemble's members.
@@ -84,11 +71,18 @@ final class MemberProber: Sendable {
     func forget(_ key: ObjectKey) {
         results.withLock { _ = $0.removeValue(forKey: key) }
         rounds.withLock { _ = $0.removeValue(forKey: key) }
-        for name in Self.metricNames { metrics.replace(name, group: Self.prefix(key), []) }
+        for (name, _) in Self.memberMetrics { metrics.replace(name, group: Self.prefix(key), []) }
     }
 
-    static let metricNames = ["ensemble_member_up", "ensemble_member_role", "ensemble_member_zxid_lag", "ensemble_member_outstanding_requests",
-                              "ensemble_member_latency_avg_milliseconds", "ensemble_member_latency_max_milliseconds"]
+    /// The per-member gauges, with their help.
+    static let memberMetrics = [
+        ("ensemble_member_up", "1 when the member answered the operator's check (srvr or CQL OPTIONS), else 0."),
+        ("ensemble_member_role", "1 for the ZooKeeper member's current mode (label role)."),
+        ("ensemble_member_zxid_lag", "Transactions the ZooKeeper member is behind the leader's zxid."),
+        ("ensemble_member_outstanding_requests", "Requests queued on the ZooKeeper member (mntr zk_outstanding_requests)."),
+        ("ensemble_member_latency_avg_milliseconds", "Average request latency the ZooKeeper member reports."),
+        ("ensemble_member_latency_max_milliseconds", "Maximum request latency the ZooKeeper member reports."),
+    ]
 
     static func prefix(_ key: ObjectKey) -> [(String, String)] { [("namespace", key.namespace), ("ensemble", key.name)] }
 

@@ -72,7 +72,7 @@ struct OperatorRuntime: Sendable {
             metrics.set("ensemble_operator_workqueue_depth", ["controller": "ensemble"], Double(depth))
         })
         let prober = MemberProber(caches: caches, template: settings.memberAddressTemplate, interval: settings.memberProbeInterval,
-                                  timeout: settings.memberProbeTimeout, metrics: metrics, logger: logger)
+                                  timeout: settings.memberProbeTimeout, metrics: metrics)
         let sessions = ConfigSessions(interval: settings.memberProbeInterval, requestTimeout: max(3, settings.memberProbeTimeout), logger: logger)
         let reconciler = EnsembleReconciler(client: client, caches: caches, prober: prober, sessions: sessions, queue: queue,
                                             renderOptions: RenderOptions(probeImage: settings.probeImage, memberServer: settings.memberServerTemplate), identity: identity, logger: logger,

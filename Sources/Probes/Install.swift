@@ -163,7 +163,7 @@ func readStagedMembership(in source: String) throws(InstallError) -> StagedMembe
 }
 
 /// The ConfigMap key the operator keeps the membership under (Rendering.membershipKey).
-let membershipFile = "zoo.cfg.dynamic"
+let membershipFile = StagedMembership.fileName
 
 /// Refuses the data of a member a scale-down took out: the staged membership says from which
 /// configuration on its server is gone (`left.N`), and a data directory started before that

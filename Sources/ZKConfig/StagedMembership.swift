@@ -30,6 +30,8 @@ public struct StagedMembership: Sendable, Equatable {
     /// an entry goes once the server is a participant again.
     public var left: [Int: Int64]
 
+    /// Its file name, in the ConfigMap and where `ensemble-probe install` reads it.
+    public static let fileName = "zoo.cfg.dynamic"
     public static let ordinalPlaceholder = "{ordinal}"
     public static let idPlaceholder = "{id}"
     /// The key of `joinTemplate` in the text.
@@ -97,7 +99,7 @@ public struct StagedMembership: Sendable, Equatable {
     }
 
     /// The name ZooKeeper reads the version from: `zoo.cfg.dynamic.<hexadecimal version>`.
-    public static func dynamicFileName(version: Int64) -> String { "zoo.cfg.dynamic." + String(version, radix: 16) }
+    public static func dynamicFileName(version: Int64) -> String { fileName + "." + String(version, radix: 16) }
 
     /// A dynamic configuration file: the `server.N` lines only.
     public static func dynamicFileText(_ servers: [DynamicConfig.Server]) -> String {

@@ -157,8 +157,13 @@ enum HealthJSON {
         let document = Document(
             members: members, verdict: health.verdict.rawValue, leader: health.leader, voters: health.voters,
             quorum: health.quorum, servingVoters: health.servingVoters, summary: health.summary)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(document), as: UTF8.self)
+        return try prettyJSON(document)
     }
+}
+
+/// The JSON every `-o json` prints: indented, keys sorted, slashes as they are.
+func prettyJSON(_ value: some Encodable) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
 }

@@ -133,12 +133,13 @@ final class LocalChangeDriver {
     /// running members when they changed; members started with the super user first, since
     /// the member a session talks to is the one that checks its reconfigs' rights.
     private func readConfig(running: [LocalMember]) async -> DynamicConfig? {
-        let ordered = running.filter { ensemble.runsWithSuperUser($0) } + running.filter { !ensemble.runsWithSuperUser($0) }
-        let wanted = ordered.map(\.clientEndpoint)
-        if wanted.isEmpty { return nil }
-        if session == nil || Set(wanted) != Set(sessionMembers) {
+        if running.isEmpty { return nil }
+        // Checking who runs with the super user reads each member's process: only on (re)connect.
+        if session == nil || Set(running.map(\.clientEndpoint)) != Set(sessionMembers) {
             await session?.close()
             session = nil
+            let withSuperUser = running.map { ensemble.runsWithSuperUser($0) }
+            let wanted = (zip(running, withSuperUser).filter { $0.1 } + zip(running, withSuperUser).filter { !$0.1 }).map(\.0.clientEndpoint)
             do {
                 session = try await ConfigSession.connect(members: wanted, superUser: ensemble.superUser, requestTimeout: 2, connectTimeout: 2)
                 sessionMembers = wanted
@@ -328,20 +329,11 @@ final class LocalChangeDriver {
     private func syncRecord(config: DynamicConfig?) throws {
         let layout = try workingLayout()
         let members = layout.members
-        let running = zip(members, ensemble.with(layout: layout).processStates(members)).filter { $0.1.isRunning }.map(\.0.ordinal)
+        let running = zip(members, ensemble.processStates(members)).filter { $0.1.isRunning }.map(\.0.ordinal)
         let configured = config?.servers.map(\.ordinal) ?? Array(0..<record.addresses.count)
         let count = max(request.desiredReplicas, (running + configured).map { $0 + 1 }.max() ?? 0)
         guard count != record.addresses.count else { return }
         record.addresses = try layout.resized(to: count).addresses
         try record.save(stateDirectory: stateDirectory)
-    }
-}
-
-extension LocalEnsemble {
-    /// The same ensemble (installation, JVM options, super user) with other members.
-    func with(layout: LocalEnsembleLayout) -> LocalEnsemble {
-        var copy = self
-        copy.layout = layout
-        return copy
     }
 }

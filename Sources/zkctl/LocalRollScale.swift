@@ -248,11 +248,9 @@ func runChange(
             report.message = "\(error)"
         }
         if options.output == .json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            print(try prettyJSON(report))
         }
-        let verb = command == "roll" ? "roll" : "scaling"
+        let verb = request.activity
         switch result {
         case .success(let decision) where decision.isDone:
             progress("\(verb) done in \(String(format: "%.1f", seconds)) s: \(decision.reason.message)")

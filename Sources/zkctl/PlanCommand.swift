@@ -66,9 +66,7 @@ extension Plan {
                     let document = PlanDocument(
                         ensemble: ensemble.metadata.name, engine: ensemble.spec.engine.rawValue, from: from, to: ensemble.spec.replicas,
                         steps: steps.map { StepRecord($0.decision, command: $0.command) })
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                    print(String(decoding: try encoder.encode(document), as: UTF8.self))
+                    print(try prettyJSON(document))
                 }
             }
         }

@@ -32,9 +32,12 @@ public enum ClaimFinalizer {
     /// template gives (`data-<name>-<ordinal>`), so another application's claim that happens to
     /// share the label is never deleted.
     public static func claims(of name: String, in claims: [ObservedClaim]) -> [ObservedClaim] {
-        let prefix = "data-\(name)-"
-        return claims.filter { claim in
-            claim.instance == name && claim.name.hasPrefix(prefix) && Int(claim.name.dropFirst(prefix.count)) != nil
-        }
+        claims.filter { claim in claim.instance == name && ordinal(ofClaim: claim.name, statefulSet: name) != nil }
+    }
+
+    /// The ordinal of a claim the StatefulSet's template names `data-<statefulSet>-<ordinal>`.
+    public static func ordinal(ofClaim claim: String, statefulSet: String) -> Int? {
+        let prefix = "data-\(statefulSet)-"
+        return claim.hasPrefix(prefix) ? Int(claim.dropFirst(prefix.count)) : nil
     }
 }

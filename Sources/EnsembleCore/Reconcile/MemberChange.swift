@@ -142,8 +142,9 @@ public enum MemberChange {
         if let config = input.live.config, config.participantOrdinals != Array(0..<input.desiredReplicas) { return true }
         // A removed member's volume that storage.reclaimPolicy Delete says goes.
         if input.ensemble.spec.storage.reclaimPolicy == "Delete" {
-            let prefix = "data-\(input.record.name)-"
-            if input.claims.contains(where: { !$0.deleting && $0.name.hasPrefix(prefix) && (Int($0.name.dropFirst(prefix.count)) ?? -1) >= input.desiredReplicas }) {
+            if input.claims.contains(where: {
+                !$0.deleting && (ClaimFinalizer.ordinal(ofClaim: $0.name, statefulSet: input.record.name) ?? -1) >= input.desiredReplicas
+            }) {
                 return true
             }
         }
@@ -288,8 +289,7 @@ public enum MemberChange {
         // (with its old data) or none; the step that deleted it waits until it is gone.
         var claimed: Set<Int> = []
         for claim in input.claims {
-            let prefix = "data-\(names.statefulSet)-"
-            if claim.name.hasPrefix(prefix), let o = Int(claim.name.dropFirst(prefix.count)) {
+            if let o = ClaimFinalizer.ordinal(ofClaim: claim.name, statefulSet: names.statefulSet) {
                 claimed.insert(o)
                 ordinals.insert(o)
             }

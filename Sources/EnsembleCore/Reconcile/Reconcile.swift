@@ -116,7 +116,7 @@ public enum Reconciler {
             if let statefulSet, !plan.apply.contains(where: { $0.kind == .statefulSet }) {
                 let changeInput = MemberChangeInput(
                     record: record, ensemble: ensemble, statefulSet: statefulSet, desiredReplicas: hold?.running ?? ensemble.spec.replicas,
-                    pods: ownPods, claims: ClaimFinalizer.claims(of: record.name, in: input.claims), answers: input.members,
+                    pods: ownPods, claims: claims, answers: input.members,
                     live: input.live, superUser: superUser, now: input.now, options: input.options)
                 change = MemberChange.step(changeInput)
                 // Read while a change may be under way, and once the members serve until the
